@@ -1,0 +1,23 @@
+//! Compiles the protos with protox (no system `protoc` needed) and writes the file descriptor set
+//! that server reflection serves, comments included, so `grpcurl describe` shows the documentation.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message as _;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let files = [
+        "singlewindow/v1/types.proto",
+        "singlewindow/v1/error_reason.proto",
+        "singlewindow/v1/catalog_service.proto",
+    ];
+    let fds = protox::compile(files, ["proto"])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out.join("singlewindow_descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

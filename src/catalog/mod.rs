@@ -1,0 +1,71 @@
+//! The catalogue as the server holds it: built from the source files, stored, and served from an
+//! in-memory [`Snapshot`] that is swapped atomically when the stored generation changes.
+
+pub mod eval;
+pub mod import;
+pub mod search;
+pub mod snapshot;
+mod text;
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use arc_swap::ArcSwapOption;
+
+pub use snapshot::{ServiceFilter, Snapshot};
+
+use crate::store::CatalogStore;
+
+/// The snapshot currently served; empty until the first load.
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    current: ArcSwapOption<Snapshot>,
+}
+
+impl Catalogue {
+    /// The snapshot in service, if one is loaded.
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.current.load_full()
+    }
+
+    /// Loads the stored catalogue when its generation differs from the one served (or none is
+    /// served), builds its snapshot and index off the async threads, and swaps it in. Returns
+    /// whether a new snapshot was swapped in.
+    pub async fn refresh<S: CatalogStore>(&self, store: &S) -> anyhow::Result<bool> {
+        let stored = store.catalog_generation().await.context("reading the catalogue generation")?;
+        if self.current().is_some_and(|s| s.generation() == stored) {
+            return Ok(false);
+        }
+        let (generation, catalog) = store.load_catalog().await.context("loading the catalogue")?;
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(generation, catalog))
+            .await
+            .context("building the catalogue snapshot")??;
+        tracing::info!(
+            generation,
+            services = snapshot.active_services(),
+            agencies = snapshot.agencies().count(),
+            "catalogue snapshot loaded"
+        );
+        self.current.store(Some(Arc::new(snapshot)));
+        Ok(true)
+    }
+
+    /// Polls the stored generation every `interval` and swaps in new snapshots, until `stop`
+    /// resolves. Failures are logged and retried at the next tick; the old snapshot keeps serving.
+    pub async fn watch<S: CatalogStore>(&self, store: &S, interval: Duration, stop: impl Future<Output = ()>) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                _ = ticks.tick() => {
+                    if let Err(error) = self.refresh(store).await {
+                        tracing::warn!(error = format!("{error:#}"), "catalogue refresh failed; still serving the previous snapshot");
+                    }
+                }
+            }
+        }
+    }
+}

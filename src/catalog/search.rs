@@ -1,0 +1,176 @@
+//! Free-text search over the catalogue: a tantivy index in memory, with English and French
+//! analyzers (stemming, stop words, accent folding), built from a snapshot and swapped with it.
+//!
+//! Citizens' words are never parsed as query syntax: each field's analyzer turns the text into terms
+//! and every term is an optional clause, so `-`, `:` or `"` cannot cause an error.
+
+use tantivy::{
+    Index, IndexReader, ReloadPolicy, TantivyDocument, Term,
+    collector::TopDocs,
+    query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery},
+    schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value},
+    tokenizer::{
+        AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
+        TextAnalyzer,
+    },
+};
+
+use crate::domain::catalog::{Agency, LifeEvent, Service};
+
+/// Everything the index needs to know about a service.
+#[derive(Debug)]
+pub struct SearchDocument<'a> {
+    pub service: &'a Service,
+    pub agency: Option<&'a Agency>,
+    pub life_events: Vec<&'a LifeEvent>,
+}
+
+/// Why the index could not be built or queried.
+#[derive(Debug, thiserror::Error)]
+#[error("search index: {0}")]
+pub struct SearchError(#[from] tantivy::TantivyError);
+
+/// A searchable field, its analyzer and its weight in the score.
+struct WeightedField {
+    field: Field,
+    analyzer: &'static str,
+    boost: f32,
+}
+
+/// An in-memory search index over services.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    id: Field,
+    fields: Vec<WeightedField>,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("docs", &self.reader.searcher().num_docs()).finish()
+    }
+}
+
+const EN: &str = "sw_en";
+const FR: &str = "sw_fr";
+
+fn analyzer(language: Language) -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(StopWordFilter::new(language).expect("tantivy ships English and French stop words"))
+        .filter(Stemmer::new(language))
+        .build()
+}
+
+impl SearchIndex {
+    /// Indexes `documents`.
+    pub fn build<'a>(documents: impl IntoIterator<Item = SearchDocument<'a>>) -> Result<Self, SearchError> {
+        let mut builder = Schema::builder();
+        let id = builder.add_text_field("id", STRING | STORED);
+        let text = |analyzer: &str| {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(analyzer)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            )
+        };
+        // (name, analyzer, boost): names count most, then curated keywords, then the rest.
+        let specs: [(&str, &'static str, f32); 8] = [
+            ("name_en", EN, 3.0),
+            ("name_fr", FR, 2.0),
+            ("keywords_en", EN, 2.5),
+            ("keywords_fr", FR, 1.5),
+            ("description_en", EN, 1.0),
+            ("description_fr", FR, 0.7),
+            ("context_en", EN, 0.8),
+            ("context_fr", FR, 0.5),
+        ];
+        let fields: Vec<WeightedField> = specs
+            .iter()
+            .map(|(name, analyzer, boost)| WeightedField {
+                field: builder.add_text_field(name, text(analyzer)),
+                analyzer,
+                boost: *boost,
+            })
+            .collect();
+        let index = Index::create_in_ram(builder.build());
+        index.tokenizers().register(EN, analyzer(Language::English));
+        index.tokenizers().register(FR, analyzer(Language::French));
+        let mut writer = index.writer_with_num_threads(1, 32_000_000)?;
+        for doc in documents {
+            writer.add_document(Self::document(id, &fields, &doc))?;
+        }
+        writer.commit()?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(Self { index, reader, id, fields })
+    }
+
+    fn document(id: Field, fields: &[WeightedField], doc: &SearchDocument<'_>) -> TantivyDocument {
+        let s = doc.service;
+        let keywords = s.keywords.join(" ; ");
+        let mut context_en: Vec<&str> = s.programs.iter().map(|p| p.name.en.as_str()).collect();
+        let mut context_fr: Vec<&str> = s.programs.iter().map(|p| p.name.fr.as_str()).collect();
+        if let Some(agency) = doc.agency {
+            context_en.push(&agency.name.en);
+            context_fr.push(&agency.name.fr);
+            context_en.extend(agency.keywords.iter().map(String::as_str));
+        }
+        for event in &doc.life_events {
+            context_en.push(&event.name.en);
+            context_fr.push(&event.name.fr);
+            context_en.extend(event.keywords.iter().map(String::as_str));
+        }
+        let values = [
+            s.name.en.clone(),
+            s.name.fr.clone(),
+            keywords.clone(),
+            keywords,
+            s.description.en.clone(),
+            s.description.fr.clone(),
+            context_en.join(" ; "),
+            context_fr.join(" ; "),
+        ];
+        let mut document = TantivyDocument::default();
+        document.add_text(id, &s.id);
+        for (field, value) in fields.iter().zip(values) {
+            document.add_text(field.field, value);
+        }
+        document
+    }
+
+    /// Service ids matching `text`, best first, with scores; at most `limit`.
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<(String, f32)>, SearchError> {
+        let query = self.query(text);
+        let searcher = self.reader.searcher();
+        let hits = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        hits.into_iter()
+            .map(|(score, address)| {
+                let doc: TantivyDocument = searcher.doc(address)?;
+                let id = doc.get_first(self.id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                Ok((id, score))
+            })
+            .collect()
+    }
+
+    /// One optional clause per analysed term and field, weighted by the field.
+    fn query(&self, text: &str) -> BooleanQuery {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for weighted in &self.fields {
+            let Some(mut analyzer) = self.index.tokenizers().get(weighted.analyzer) else { continue };
+            let mut stream = analyzer.token_stream(text);
+            let mut seen: Vec<String> = Vec::new();
+            while let Some(token) = stream.next() {
+                if seen.contains(&token.text) {
+                    continue;
+                }
+                seen.push(token.text.clone());
+                let term = Term::from_field_text(weighted.field, &token.text);
+                let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), weighted.boost))));
+            }
+        }
+        BooleanQuery::new(clauses)
+    }
+}

@@ -1,0 +1,5 @@
+//! Pure types and rules of the product: no storage, no transport.
+
+pub mod catalog;
+pub mod names;
+pub mod threshold;

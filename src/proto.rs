@@ -1,0 +1,12 @@
+//! Generated protobuf and gRPC code for `singlewindow.v1`.
+
+#![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
+
+/// The `singlewindow.v1` package.
+pub mod v1 {
+    tonic::include_proto!("singlewindow.v1");
+}
+
+/// Encoded `FileDescriptorSet` of every proto the service exposes, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/singlewindow_descriptor.bin"));
