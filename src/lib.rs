@@ -4,5 +4,7 @@
 
 pub mod catalog;
 pub mod domain;
+pub mod error;
+pub mod grpc;
 pub mod proto;
 pub mod store;

@@ -1,0 +1,10 @@
+//! The gRPC surface: one file per proto service, the request decoding and paging helpers, the
+//! domain-to-proto conversions, and the single error-to-status mapping.
+
+pub mod catalog;
+mod convert;
+pub mod page_token;
+mod request;
+pub mod status;
+
+pub use request::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
