@@ -1,10 +1,15 @@
 //! single-window: a no-wrong-door gRPC service through which government agencies share a
-//! catalogue of services and standards (and, as the product grows, records, forms, routing and
-//! handoffs).
+//! catalogue of services, service standards and life events; records, forms, routing and handoffs
+//! build on it.
 
 pub mod catalog;
+pub mod commands;
+pub mod config;
 pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod proto;
+pub mod shutdown;
+pub mod startup;
 pub mod store;
+pub mod telemetry;

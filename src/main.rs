@@ -1,1 +1,33 @@
-fn main() {}
+//! The `single-window` binary: parse the command line, start logging, run the command.
+
+use clap::Parser as _;
+use single_window::{
+    commands,
+    config::{CatalogCommand, Cli, Command, EvalCommand},
+    shutdown, startup::Application, telemetry,
+};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let result = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Migrate(args)) => commands::migrate(args).await,
+        Some(Command::Catalog(CatalogCommand::Import(args))) => commands::catalog_import(args).await,
+        Some(Command::Eval(EvalCommand::Routing(args))) => commands::eval_routing(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "single-window failed");
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: single_window::config::ServeArgs) -> anyhow::Result<()> {
+    Application::build(args).await?.run_until_stopped(shutdown::signal()).await
+}

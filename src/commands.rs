@@ -1,0 +1,97 @@
+//! The subcommands other than `serve`: `migrate`, `catalog import`, `eval routing`.
+
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+
+use crate::{
+    catalog::{Snapshot, eval, import},
+    config::{CatalogFiles, DatabaseArgs, EvalRoutingArgs, ImportArgs},
+    store::{Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store},
+};
+
+/// `migrate`: applies the migrations the database lacks.
+pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
+    let store = Store::connect(&args.database_url, &args.pool_settings()).await?;
+    let before = store.schema_status().await?;
+    store.migrate().await?;
+    tracing::info!(before = %before, "migrations applied; the schema is current");
+    store.close().await;
+    Ok(())
+}
+
+/// The source files: given paths, or the copies built into the binary.
+fn read_sources(files: &CatalogFiles) -> anyhow::Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let read = |path: &Option<std::path::PathBuf>, builtin: &[u8]| -> anyhow::Result<Vec<u8>> {
+        match path {
+            Some(path) => std::fs::read(path).with_context(|| format!("cannot read {}", path.display())),
+            None => Ok(builtin.to_vec()),
+        }
+    };
+    Ok((
+        read(&files.services, import::BUILTIN.services_csv)?,
+        read(&files.standards, import::BUILTIN.standards_csv)?,
+        read(&files.overlay, import::BUILTIN.overlay_json)?,
+    ))
+}
+
+fn build_catalog(files: &CatalogFiles) -> anyhow::Result<(crate::domain::catalog::Catalog, import::ImportReport)> {
+    let (services, standards, overlay) = read_sources(files)?;
+    let sources = import::Sources { services_csv: &services, standards_csv: &standards, overlay_json: &overlay };
+    Ok(import::build(sources)?)
+}
+
+/// `catalog import`: builds the catalogue from the files and stores it in one transaction.
+pub async fn catalog_import(args: ImportArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    eprintln!("[1/3] reading and checking the catalogue files");
+    let (catalog, report) = build_catalog(&args.files)?;
+    let standards: usize = catalog.services.iter().map(|s| s.standards.len()).sum();
+    eprintln!(
+        "      {} agencies, {} services, {} standards, {} life events ({:.1?})",
+        catalog.agencies.len(),
+        catalog.services.len(),
+        standards,
+        catalog.life_events.len(),
+        started.elapsed()
+    );
+    for line in report.anomalies() {
+        eprintln!("      report: {line}");
+    }
+    if args.dry_run {
+        eprintln!("dry run: nothing written");
+        return Ok(());
+    }
+    eprintln!("[2/3] connecting to the database");
+    let store = Store::connect(&args.database.database_url, &args.database.pool_settings()).await?;
+    match (store.backend(), store.schema_status().await?) {
+        (_, SchemaStatus::Current) => {}
+        (Backend::Sqlite, SchemaStatus::Empty | SchemaStatus::Behind { .. }) => store.migrate().await?,
+        (_, status) => bail!("{status}"),
+    }
+    eprintln!("[3/3] storing in one transaction");
+    let outcome = store.import_catalog(&catalog, ImportMode::Replace).await?;
+    store.close().await;
+    if outcome.changed {
+        eprintln!(
+            "done: catalogue generation {} ({} services stored, {} retired) in {:.1?}; running servers swap it in at their next poll",
+            outcome.generation,
+            outcome.services,
+            outcome.retired_services,
+            started.elapsed()
+        );
+    } else {
+        eprintln!("done: the catalogue is unchanged (generation {}); nothing written", outcome.generation);
+    }
+    Ok(())
+}
+
+/// `eval routing`: scores the catalogue search against a labelled file.
+pub fn eval_routing(args: &EvalRoutingArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let items = eval::parse_items(&text).with_context(|| format!("{} is not valid JSON lines", args.file.display()))?;
+    let (catalog, _) = build_catalog(&args.files)?;
+    let snapshot = Snapshot::build(1, catalog)?;
+    println!("{}", eval::evaluate(&snapshot, &items)?);
+    Ok(())
+}
