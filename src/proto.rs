@@ -10,3 +10,8 @@ pub mod v1 {
 /// Encoded `FileDescriptorSet` of every proto the service exposes, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/singlewindow_descriptor.bin"));
+
+/// Encoded `FileDescriptorSet` of `google.rpc` error details (`ErrorInfo`, `BadRequest`...), served
+/// by reflection so clients can decode error details.
+pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc_descriptor.bin"));

@@ -19,7 +19,7 @@ use crate::{
     config::ServeArgs,
     grpc::catalog::CatalogApi,
     proto::{
-        FILE_DESCRIPTOR_SET,
+        ERROR_DETAILS_DESCRIPTOR_SET, FILE_DESCRIPTOR_SET,
         v1::catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
     },
     store::{Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, StoreError},
@@ -56,10 +56,12 @@ impl Application {
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(ERROR_DETAILS_DESCRIPTOR_SET)
             .build_v1()?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(ERROR_DETAILS_DESCRIPTOR_SET)
             .build_v1alpha()?;
         let router = Server::builder()
             .accept_http1(true)

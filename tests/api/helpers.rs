@@ -1,0 +1,302 @@
+//! The test harness: the real server on `127.0.0.1:0` over a fresh database of either backend,
+//! with typed clients.
+//!
+//! SQLite: a temporary file copied from a template that already holds the migrated schema and the
+//! built-in catalogue. PostgreSQL (from `TEST_DATABASE_URL`): a new database cloned from such a
+//! template, dropped afterwards. Without `TEST_DATABASE_URL` the PostgreSQL cases are skipped with
+//! one printed line, unless `CI` is set, in which case they fail.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{LazyLock, Once},
+    time::Duration,
+};
+
+use single_window::{
+    catalog::import,
+    config::{DatabaseArgs, ServeArgs},
+    proto::v1::catalog_service_client::CatalogServiceClient,
+    startup::Application,
+    store::{CatalogStore as _, ImportMode, PoolSettings, SchemaStore as _, Store},
+};
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+/// A storage backend under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends to run every API test on.
+pub fn backends() -> Vec<Backend> {
+    static SKIP_NOTICE: Once = Once::new();
+    match pg_server_url() {
+        Some(_) => vec![Backend::Sqlite, Backend::Postgres],
+        None if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but TEST_DATABASE_URL is not: the PostgreSQL backend must be tested in CI")
+        }
+        None => {
+            SKIP_NOTICE.call_once(|| {
+                eprintln!("note: TEST_DATABASE_URL is not set; PostgreSQL cases are skipped (SQLite only)");
+            });
+            vec![Backend::Sqlite]
+        }
+    }
+}
+
+fn pg_server_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// `url` with its database replaced by `database`.
+fn pg_url_for(url: &str, database: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("TEST_DATABASE_URL has a database path");
+    format!("{base}/{database}")
+}
+
+/// Logs of the server under test go to the test output only with `TEST_LOG` set.
+fn init_logging() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            single_window::telemetry::init(single_window::config::LogFormat::Auto);
+        }
+    });
+}
+
+/// A database for one test, removed when dropped.
+#[derive(Debug)]
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_database: Option<String>,
+}
+
+impl TestDb {
+    /// A fresh, empty database (no schema, no catalogue).
+    pub async fn empty(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Self { url, _dir: Some(dir), pg_database: None }
+            }
+            Backend::Postgres => Self::postgres(None).await,
+        }
+    }
+
+    /// A database holding the migrated schema and the built-in catalogue.
+    pub async fn with_catalogue(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("test.db");
+                std::fs::copy(sqlite_template().await, &path).expect("copy the SQLite template");
+                Self { url: format!("sqlite://{}", path.display()), _dir: Some(dir), pg_database: None }
+            }
+            Backend::Postgres => Self::postgres(Some(pg_template().await)).await,
+        }
+    }
+
+    async fn postgres(template: Option<&str>) -> Self {
+        let server = pg_server_url().expect("TEST_DATABASE_URL");
+        let name = format!("sw_test_{}", unique_suffix());
+        let mut admin = PgConnection::connect(&server).await.expect("connect to TEST_DATABASE_URL");
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        // Concurrent clones of one template can collide briefly; retry.
+        let mut attempt = 0;
+        while let Err(error) = admin.execute(sqlx::AssertSqlSafe(sql.clone())).await {
+            attempt += 1;
+            assert!(attempt < 50, "cannot create test database: {error}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        admin.close().await.ok();
+        Self { url: pg_url_for(&server, &name), _dir: None, pg_database: Some(name) }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (Some(name), Some(server)) = (self.pg_database.take(), pg_server_url()) else { return };
+        // Drop runs outside any runtime guarantee: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut admin) = PgConnection::connect(&server).await {
+                    let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    format!("{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos)
+}
+
+/// Migrates `url` and imports the built-in catalogue.
+async fn load_catalogue(url: &str) {
+    let store = Store::connect(url, &PoolSettings::default()).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let (catalog, _) = import::build(import::BUILTIN).expect("the built-in catalogue builds");
+    store.import_catalog(&catalog, ImportMode::Replace).await.expect("import");
+    store.close().await;
+}
+
+/// Builds the template once per test process, whichever test's runtime gets there first: each
+/// template is built on a thread of its own so no connection outlives the runtime that made it.
+fn build_once<T: Send + Sync + 'static>(
+    cell: &'static tokio::sync::OnceCell<T>,
+    make: fn() -> T,
+) -> impl Future<Output = &'static T> {
+    cell.get_or_init(move || async move {
+        tokio::task::spawn_blocking(make).await.expect("template builder thread")
+    })
+}
+
+fn on_own_runtime<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
+}
+
+async fn sqlite_template() -> &'static PathBuf {
+    static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().expect("temp dir"));
+    static TEMPLATE: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    build_once(&TEMPLATE, || {
+        let path = DIR.path().join("template.db");
+        on_own_runtime(load_catalogue(&format!("sqlite://{}", path.display())));
+        path
+    })
+    .await
+}
+
+async fn pg_template() -> &'static str {
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    build_once(&TEMPLATE, || {
+        on_own_runtime(async {
+            let db = TestDb::postgres(None).await;
+            load_catalogue(&db.url).await;
+            let name = db.pg_database.clone().expect("a PostgreSQL database");
+            std::mem::forget(db); // kept for the whole run: every PostgreSQL test clones it
+            name
+        })
+    })
+    .await
+    .as_str()
+}
+
+/// A running server and its clients.
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub catalog: CatalogServiceClient<Channel>,
+    pub health: HealthClient<Channel>,
+    pub db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Server settings for tests: port 0, a short catalogue poll.
+pub fn serve_args(database_url: &str) -> ServeArgs {
+    ServeArgs {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database: DatabaseArgs {
+            database_url: database_url.to_owned(),
+            database_max_connections: 4,
+            database_acquire_timeout: Duration::from_secs(5),
+        },
+        cors_allowed_origins: vec!["https://portal.example.ca".to_owned()],
+        catalog_poll_interval: Duration::from_millis(200),
+        shutdown_timeout: Duration::from_secs(2),
+    }
+}
+
+impl TestApp {
+    /// A server over a database already holding the catalogue, ready (SERVING).
+    pub async fn spawn(backend: Backend) -> Self {
+        let app = Self::start(TestDb::with_catalogue(backend).await, None).await;
+        app.wait_until_serving().await;
+        app
+    }
+
+    /// A server over `db`, started with `args` (defaults from [`serve_args`]); not waited on.
+    pub async fn start(db: TestDb, args: Option<ServeArgs>) -> Self {
+        init_logging();
+        let args = args.unwrap_or_else(|| serve_args(&db.url));
+        let application = Application::build(args).await.expect("bind");
+        let addr = application.local_addr();
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(application.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect_lazy();
+        Self {
+            addr,
+            catalog: CatalogServiceClient::new(channel.clone()),
+            health: HealthClient::new(channel),
+            db,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// The health status of `service` (`""` for the whole server).
+    pub async fn health_status(&self, service: &str) -> ServingStatus {
+        let request = HealthCheckRequest { service: service.to_owned() };
+        let response = self.health.clone().check(request).await.expect("health check answers");
+        ServingStatus::try_from(response.into_inner().status).expect("a known status")
+    }
+
+    /// Waits for the catalogue service to report SERVING (health Watch, no polling sleeps).
+    pub async fn wait_until_serving(&self) {
+        let request = HealthCheckRequest { service: "singlewindow.v1.CatalogService".to_owned() };
+        let wait = async {
+            let mut stream = self.health.clone().watch(request).await.expect("health watch").into_inner();
+            while let Some(message) = stream.message().await.expect("health stream") {
+                if message.status == ServingStatus::Serving as i32 {
+                    return;
+                }
+            }
+            panic!("health stream ended before SERVING");
+        };
+        tokio::time::timeout(Duration::from_secs(120), wait).await.expect("the server became SERVING");
+    }
+
+    /// Sends the shutdown signal and returns what the server returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.join().await
+    }
+
+    /// Waits for the server to return on its own (a fatal start-up error).
+    pub async fn join(&mut self) -> anyhow::Result<()> {
+        let handle = self.handle.take().expect("the server runs");
+        tokio::time::timeout(Duration::from_secs(60), handle)
+            .await
+            .expect("the server stopped in time")
+            .expect("the server task did not panic")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

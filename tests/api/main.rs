@@ -1,0 +1,28 @@
+//! API tests: the real server on port 0, on every backend (see `helpers`).
+
+mod bad_input;
+mod catalog;
+mod helpers;
+mod lifecycle;
+mod store;
+
+use tonic::{Code, Status};
+use tonic_types::StatusExt as _;
+
+/// Asserts `status` has `code`, the `ErrorInfo` reason and, when given, a `BadRequest` naming
+/// `field`.
+pub fn assert_error(status: &Status, code: Code, reason: &str, field: Option<&str>) {
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    let details = status.get_error_details();
+    let info = details.error_info().unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.reason, reason, "{status:?}");
+    assert_eq!(info.domain, "singlewindow.v1");
+    if let Some(field) = field {
+        let bad = details.bad_request().unwrap_or_else(|| panic!("no BadRequest in {status:?}"));
+        assert!(
+            bad.field_violations.iter().any(|v| v.field == field),
+            "BadRequest does not name `{field}`: {:?}",
+            bad.field_violations
+        );
+    }
+}
