@@ -18,7 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The error detail types, for reflection only (their Rust types come from tonic-types), so that
     // grpcurl and other reflection clients can decode ErrorInfo and BadRequest.
     let details = protox::compile(["google/rpc/error_details.proto"], ["proto"])?;
-    fs::write(out.join("google_rpc_descriptor.bin"), details.encode_to_vec())?;
+    fs::write(
+        out.join("google_rpc_descriptor.bin"),
+        details.encode_to_vec(),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

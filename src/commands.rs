@@ -24,7 +24,9 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
 fn read_sources(files: &CatalogFiles) -> anyhow::Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
     let read = |path: &Option<std::path::PathBuf>, builtin: &[u8]| -> anyhow::Result<Vec<u8>> {
         match path {
-            Some(path) => std::fs::read(path).with_context(|| format!("cannot read {}", path.display())),
+            Some(path) => {
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+            }
             None => Ok(builtin.to_vec()),
         }
     };
@@ -35,9 +37,15 @@ fn read_sources(files: &CatalogFiles) -> anyhow::Result<(Vec<u8>, Vec<u8>, Vec<u
     ))
 }
 
-fn build_catalog(files: &CatalogFiles) -> anyhow::Result<(crate::domain::catalog::Catalog, import::ImportReport)> {
+fn build_catalog(
+    files: &CatalogFiles,
+) -> anyhow::Result<(crate::domain::catalog::Catalog, import::ImportReport)> {
     let (services, standards, overlay) = read_sources(files)?;
-    let sources = import::Sources { services_csv: &services, standards_csv: &standards, overlay_json: &overlay };
+    let sources = import::Sources {
+        services_csv: &services,
+        standards_csv: &standards,
+        overlay_json: &overlay,
+    };
     Ok(import::build(sources)?)
 }
 
@@ -66,7 +74,9 @@ pub async fn catalog_import(args: ImportArgs) -> anyhow::Result<()> {
     let store = Store::connect(&args.database.database_url, &args.database.pool_settings()).await?;
     match (store.backend(), store.schema_status().await?) {
         (_, SchemaStatus::Current) => {}
-        (Backend::Sqlite, SchemaStatus::Empty | SchemaStatus::Behind { .. }) => store.migrate().await?,
+        (Backend::Sqlite, SchemaStatus::Empty | SchemaStatus::Behind { .. }) => {
+            store.migrate().await?
+        }
         (_, status) => bail!("{status}"),
     }
     eprintln!("[3/3] storing in one transaction");
@@ -81,15 +91,20 @@ pub async fn catalog_import(args: ImportArgs) -> anyhow::Result<()> {
             started.elapsed()
         );
     } else {
-        eprintln!("done: the catalogue is unchanged (generation {}); nothing written", outcome.generation);
+        eprintln!(
+            "done: the catalogue is unchanged (generation {}); nothing written",
+            outcome.generation
+        );
     }
     Ok(())
 }
 
 /// `eval routing`: scores the catalogue search against a labelled file.
 pub fn eval_routing(args: &EvalRoutingArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    let items = eval::parse_items(&text).with_context(|| format!("{} is not valid JSON lines", args.file.display()))?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let items = eval::parse_items(&text)
+        .with_context(|| format!("{} is not valid JSON lines", args.file.display()))?;
     let (catalog, _) = build_catalog(&args.files)?;
     let snapshot = Snapshot::build(1, catalog)?;
     println!("{}", eval::evaluate(&snapshot, &items)?);

@@ -13,7 +13,11 @@ use crate::store::PoolSettings;
 /// directory, created, migrated and loaded with the built-in Government of Canada catalogue on
 /// first start.
 #[derive(Debug, Parser)]
-#[command(name = "single-window", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "single-window",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// Log format: `auto` is human-readable (coloured on a terminal), `json` one JSON object a line.
     #[arg(long, env = "SINGLE_WINDOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
@@ -74,11 +78,20 @@ pub enum EvalCommand {
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` (embedded file, created if missing) or
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://single-window.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://single-window.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Maximum database connections.
-    #[arg(long, env = "SINGLE_WINDOW_DATABASE_MAX_CONNECTIONS", default_value_t = 8)]
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 8
+    )]
     pub database_max_connections: u32,
 
     /// How long a call waits for a database connection before failing with UNAVAILABLE
@@ -110,7 +123,11 @@ pub struct ServeArgs {
 
     /// Browser origins allowed to call through gRPC-Web (comma-separated, for example
     /// `https://portal.example.ca`); `*` allows any origin. Empty allows none.
-    #[arg(long, env = "SINGLE_WINDOW_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_allowed_origins: Vec<String>,
 
     /// How often to check the database for a newer catalogue and swap it in.
@@ -165,15 +182,21 @@ pub struct EvalRoutingArgs {
 /// Parses `250ms`, `5s`, `2m` or `1h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let value: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration such as 500ms, 5s or 1m"))?;
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 5s or 1m"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(value)),
         "s" => Ok(Duration::from_secs(value)),
         "m" => Ok(Duration::from_secs(value.saturating_mul(60))),
         "h" => Ok(Duration::from_secs(value.saturating_mul(3600))),
-        _ => Err(format!("`{text}` is not a duration such as 500ms, 5s or 1m")),
+        _ => Err(format!(
+            "`{text}` is not a duration such as 500ms, 5s or 1m"
+        )),
     }
 }
 

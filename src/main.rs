@@ -4,7 +4,9 @@ use clap::Parser as _;
 use single_window::{
     commands,
     config::{CatalogCommand, Cli, Command, EvalCommand},
-    shutdown, startup::Application, telemetry,
+    shutdown,
+    startup::Application,
+    telemetry,
 };
 
 #[tokio::main]
@@ -15,7 +17,9 @@ async fn main() -> std::process::ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => commands::migrate(args).await,
-        Some(Command::Catalog(CatalogCommand::Import(args))) => commands::catalog_import(args).await,
+        Some(Command::Catalog(CatalogCommand::Import(args))) => {
+            commands::catalog_import(args).await
+        }
         Some(Command::Eval(EvalCommand::Routing(args))) => commands::eval_routing(&args),
     };
     match result {
@@ -29,5 +33,8 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(args: single_window::config::ServeArgs) -> anyhow::Result<()> {
-    Application::build(args).await?.run_until_stopped(shutdown::signal()).await
+    Application::build(args)
+        .await?
+        .run_until_stopped(shutdown::signal())
+        .await
 }

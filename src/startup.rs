@@ -22,7 +22,9 @@ use crate::{
         ERROR_DETAILS_DESCRIPTOR_SET, FILE_DESCRIPTOR_SET,
         v1::catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
     },
-    store::{Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, StoreError},
+    store::{
+        Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, StoreError,
+    },
 };
 
 /// A bound, not yet running, server.
@@ -36,10 +38,15 @@ pub struct Application {
 impl Application {
     /// Binds the listen address.
     pub async fn build(args: ServeArgs) -> anyhow::Result<Self> {
-        let listener =
-            TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local_addr = listener.local_addr()?;
-        Ok(Self { listener, local_addr, args })
+        Ok(Self {
+            listener,
+            local_addr,
+            args,
+        })
     }
 
     /// The address actually bound.
@@ -49,7 +56,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then drains. Fails when the database URL is unusable or
     /// the schema is one this binary does not know.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (health, health_service) = tonic_health::server::health_reporter();
         set_health(&health, ServingStatus::NotServing).await;
         let catalogue = Arc::new(Catalogue::default());
@@ -70,7 +80,9 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(CatalogServiceServer::new(CatalogApi::new(catalogue.clone())));
+            .add_service(CatalogServiceServer::new(CatalogApi::new(
+                catalogue.clone(),
+            )));
 
         tracing::info!(address = %self.local_addr, "listening");
         let (drain_tx, drain_rx) = oneshot::channel::<()>();
@@ -79,7 +91,12 @@ impl Application {
             let _ = drain_rx.await;
         }));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut ready = tokio::spawn(prepare_and_watch(self.args.clone(), catalogue, health.clone(), stop_rx));
+        let mut ready = tokio::spawn(prepare_and_watch(
+            self.args.clone(),
+            catalogue,
+            health.clone(),
+            stop_rx,
+        ));
 
         let outcome = tokio::select! {
             () = shutdown => Ok(()),
@@ -97,7 +114,9 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = drain_tx.send(());
         match tokio::time::timeout(self.args.shutdown_timeout, &mut server).await {
-            Ok(result) => result.context("server task failed")?.context("server failed")?,
+            Ok(result) => result
+                .context("server task failed")?
+                .context("server failed")?,
             Err(_) => {
                 tracing::warn!(timeout = ?self.args.shutdown_timeout, "calls still in flight at the shutdown deadline; stopping anyway");
                 server.abort();
@@ -124,7 +143,10 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
         let values = origins
             .iter()
             .filter(|o| !o.is_empty())
-            .map(|o| o.parse().with_context(|| format!("invalid CORS origin `{o}`")))
+            .map(|o| {
+                o.parse()
+                    .with_context(|| format!("invalid CORS origin `{o}`"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         AllowOrigin::list(values)
     };
@@ -172,10 +194,15 @@ async fn prepare(args: &ServeArgs, catalogue: &Catalogue) -> anyhow::Result<Stor
         },
     }
     if store.catalog_generation().await? == 0 {
-        let (catalog, report) = tokio::task::spawn_blocking(|| import::build(import::BUILTIN)).await??;
+        let (catalog, report) =
+            tokio::task::spawn_blocking(|| import::build(import::BUILTIN)).await??;
         let outcome = store.import_catalog(&catalog, ImportMode::IfEmpty).await?;
         if outcome.changed {
-            tracing::info!(generation = outcome.generation, services = outcome.services, "imported the built-in catalogue");
+            tracing::info!(
+                generation = outcome.generation,
+                services = outcome.services,
+                "imported the built-in catalogue"
+            );
             for line in report.anomalies() {
                 tracing::info!("import report: {line}");
             }
@@ -186,7 +213,10 @@ async fn prepare(args: &ServeArgs, catalogue: &Catalogue) -> anyhow::Result<Stor
 }
 
 /// Connects, retrying with backoff while the database is unreachable.
-async fn connect_with_backoff(url: &str, database: &crate::config::DatabaseArgs) -> anyhow::Result<Store> {
+async fn connect_with_backoff(
+    url: &str,
+    database: &crate::config::DatabaseArgs,
+) -> anyhow::Result<Store> {
     let mut delay = Duration::from_millis(200);
     loop {
         match Store::connect(url, &database.pool_settings()).await {

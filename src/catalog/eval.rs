@@ -55,15 +55,26 @@ pub fn evaluate(snapshot: &Snapshot, items: &[EvalItem]) -> anyhow::Result<EvalS
     for item in items {
         let results = snapshot.search(&item.need, &filter)?;
         let ids: Vec<&str> = results.iter().take(5).map(|(s, _)| s.id.as_str()).collect();
-        if results.first().is_some_and(|(s, _)| item.accept_orgs.contains(&s.agency)) {
+        if results
+            .first()
+            .is_some_and(|(s, _)| item.accept_orgs.contains(&s.agency))
+        {
             top1 += 1.0;
         }
-        if let Some(rank) = ids.iter().position(|id| item.accept_service_ids.iter().any(|a| a == id)) {
+        if let Some(rank) = ids
+            .iter()
+            .position(|id| item.accept_service_ids.iter().any(|a| a == id))
+        {
             top3 += if rank < 3 { 1.0 } else { 0.0 };
             rr += 1.0 / (rank as f64 + 1.0);
         }
     }
     let n = items.len();
     let share = |x: f64| if n == 0 { 0.0 } else { x / n as f64 };
-    Ok(EvalScores { n, top1_agency: share(top1), top3_service: share(top3), mrr5: share(rr) })
+    Ok(EvalScores {
+        n,
+        top1_agency: share(top1),
+        top3_service: share(top3),
+        mrr5: share(rr),
+    })
 }

@@ -36,9 +36,15 @@ pub const BUILTIN: Sources<'static> = Sources {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{file}: cannot read CSV: {source}")]
-    Csv { file: &'static str, source: csv::Error },
+    Csv {
+        file: &'static str,
+        source: csv::Error,
+    },
     #[error("{file}: missing column `{column}`")]
-    MissingColumn { file: &'static str, column: &'static str },
+    MissingColumn {
+        file: &'static str,
+        column: &'static str,
+    },
     #[error("overlay: {0}")]
     OverlayJson(#[from] serde_json::Error),
     #[error("overlay: {0}")]
@@ -71,16 +77,38 @@ impl ImportReport {
             format!(
                 "{} service rows; duplicates dropped (older fiscal year): {}",
                 self.service_rows,
-                if self.duplicate_service_rows.is_empty() { "none".to_owned() } else { self.duplicate_service_rows.join(", ") }
+                if self.duplicate_service_rows.is_empty() {
+                    "none".to_owned()
+                } else {
+                    self.duplicate_service_rows.join(", ")
+                }
             ),
-            format!("{} text fields repaired from double-encoded UTF-8", self.repaired_texts),
-            format!("{} standards without a published target", self.missing_targets),
-            format!("{} standards without a published performance", self.missing_performance),
-            format!("{} standards with a published performance above 1 (kept as published)", self.performance_above_one),
-            format!("{} standards with more cases meeting the target than in total (kept as published)", self.meeting_target_above_total),
+            format!(
+                "{} text fields repaired from double-encoded UTF-8",
+                self.repaired_texts
+            ),
+            format!(
+                "{} standards without a published target",
+                self.missing_targets
+            ),
+            format!(
+                "{} standards without a published performance",
+                self.missing_performance
+            ),
+            format!(
+                "{} standards with a published performance above 1 (kept as published)",
+                self.performance_above_one
+            ),
+            format!(
+                "{} standards with more cases meeting the target than in total (kept as published)",
+                self.meeting_target_above_total
+            ),
             format!(
                 "{} of {} standards have a parsed time threshold ({} of {} timeliness standards)",
-                self.standards_with_threshold, self.standard_rows, self.timeliness_with_threshold, self.timeliness_standards
+                self.standards_with_threshold,
+                self.standard_rows,
+                self.timeliness_with_threshold,
+                self.timeliness_standards
             ),
         ];
         if !self.unknown_codes.is_empty() {
@@ -107,14 +135,23 @@ pub fn build(sources: Sources<'_>) -> Result<(Catalog, ImportReport), ImportErro
 }
 
 type Row = BTreeMap<String, String>;
+type ServicesById = BTreeMap<String, Service>;
+type AgenciesById = BTreeMap<String, Agency>;
 
 fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
-fn read_rows(file: &'static str, bytes: &[u8], required: &[&'static str]) -> Result<Vec<Row>, ImportError> {
+fn read_rows(
+    file: &'static str,
+    bytes: &[u8],
+    required: &[&'static str],
+) -> Result<Vec<Row>, ImportError> {
     let mut reader = csv::ReaderBuilder::new().from_reader(strip_bom(bytes));
-    let headers = reader.headers().map_err(|source| ImportError::Csv { file, source })?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|source| ImportError::Csv { file, source })?
+        .clone();
     if let Some(column) = required.iter().find(|c| !headers.iter().any(|h| h == **c)) {
         return Err(ImportError::MissingColumn { file, column });
     }
@@ -122,7 +159,11 @@ fn read_rows(file: &'static str, bytes: &[u8], required: &[&'static str]) -> Res
         .records()
         .map(|record| {
             let record = record.map_err(|source| ImportError::Csv { file, source })?;
-            Ok(headers.iter().map(str::to_owned).zip(record.iter().map(str::to_owned)).collect())
+            Ok(headers
+                .iter()
+                .map(str::to_owned)
+                .zip(record.iter().map(str::to_owned))
+                .collect())
         })
         .collect()
 }
@@ -147,10 +188,14 @@ fn text(row: &Row, column: &str, report: &mut ImportReport) -> Text {
 fn count(value: &str) -> Count {
     match value.trim() {
         "NA" => Count::NotApplicable,
-        v => v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0).map_or(Count::NoData, |n| {
-            #[allow(clippy::cast_possible_truncation)]
-            Count::Reported(n.round() as i64)
-        }),
+        v => v
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .map_or(Count::NoData, |n| {
+                #[allow(clippy::cast_possible_truncation)]
+                Count::Reported(n.round() as i64)
+            }),
     }
 }
 
@@ -169,32 +214,50 @@ fn codes<T>(value: &str, parse: impl Fn(&str) -> Option<T>, report: &mut ImportR
         .collect()
 }
 
-const SERVICE_COLUMNS: &[&str] = &["fiscal_yr", "service_id", "service_name_en", "service_name_fr", "owner_org", "owner_org_title"];
+const SERVICE_COLUMNS: &[&str] = &[
+    "fiscal_yr",
+    "service_id",
+    "service_name_en",
+    "service_name_fr",
+    "owner_org",
+    "owner_org_title",
+];
 
 fn read_services(
     bytes: &[u8],
     report: &mut ImportReport,
-) -> Result<(BTreeMap<String, Service>, BTreeMap<String, Agency>), ImportError> {
+) -> Result<(ServicesById, AgenciesById), ImportError> {
     let rows = read_rows("services", bytes, SERVICE_COLUMNS)?;
     report.service_rows = rows.len();
     let mut services: BTreeMap<String, Service> = BTreeMap::new();
     let mut agencies = BTreeMap::new();
     for row in &rows {
         let service = service_from_row(row, report);
-        let (en, fr) = row["owner_org_title"].split_once('|').unwrap_or((&row["owner_org_title"], ""));
-        agencies.entry(service.agency.clone()).or_insert_with(|| Agency {
-            id: service.agency.clone(),
-            name: Text { en: en.trim().to_owned(), fr: fr.trim().to_owned() },
-            jurisdiction: Jurisdiction::Federal,
-            region: "CA".to_owned(),
-            keywords: Vec::new(),
-        });
+        let (en, fr) = row["owner_org_title"]
+            .split_once('|')
+            .unwrap_or((&row["owner_org_title"], ""));
+        agencies
+            .entry(service.agency.clone())
+            .or_insert_with(|| Agency {
+                id: service.agency.clone(),
+                name: Text {
+                    en: en.trim().to_owned(),
+                    fr: fr.trim().to_owned(),
+                },
+                jurisdiction: Jurisdiction::Federal,
+                region: "CA".to_owned(),
+                keywords: Vec::new(),
+            });
         match services.get(&service.id) {
             Some(existing) if existing.fiscal_year >= service.fiscal_year => {
-                report.duplicate_service_rows.push(format!("{} ({})", service.id, service.fiscal_year));
+                report
+                    .duplicate_service_rows
+                    .push(format!("{} ({})", service.id, service.fiscal_year));
             }
             Some(existing) => {
-                report.duplicate_service_rows.push(format!("{} ({})", existing.id, existing.fiscal_year));
+                report
+                    .duplicate_service_rows
+                    .push(format!("{} ({})", existing.id, existing.fiscal_year));
                 services.insert(service.id.clone(), service);
             }
             None => {
@@ -252,7 +315,11 @@ fn service_from_row(row: &Row, report: &mut ImportReport) -> Service {
 }
 
 fn programs(row: &Row, report: &mut ImportReport) -> Vec<Program> {
-    let ids: Vec<&str> = row["program_id"].split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let ids: Vec<&str> = row["program_id"]
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let en = quoted_list(&field(row, "program_name_en", report));
     let fr = quoted_list(&field(row, "program_name_fr", report));
     ids.iter()
@@ -267,7 +334,15 @@ fn programs(row: &Row, report: &mut ImportReport) -> Vec<Program> {
         .collect()
 }
 
-const STANDARD_COLUMNS: &[&str] = &["service_id", "service_standard_id", "service_standard_en", "type", "channel", "target", "performance"];
+const STANDARD_COLUMNS: &[&str] = &[
+    "service_id",
+    "service_standard_id",
+    "service_standard_en",
+    "type",
+    "channel",
+    "target",
+    "performance",
+];
 
 fn read_standards(
     bytes: &[u8],
@@ -279,13 +354,16 @@ fn read_standards(
     for row in &rows {
         let standard = standard_from_row(row, report);
         let Some(service) = services.get_mut(&standard.service_id) else {
-            return Err(ImportError::UnknownService { service: standard.service_id, standard: standard.id });
+            return Err(ImportError::UnknownService {
+                service: standard.service_id,
+                standard: standard.id,
+            });
         };
-        if let Some(channel) = standard.channel {
-            if !service.channels.contains(&channel) {
-                service.channels.push(channel);
-                service.channels.sort();
-            }
+        if let Some(channel) = standard.channel
+            && !service.channels.contains(&channel)
+        {
+            service.channels.push(channel);
+            service.channels.sort();
         }
         service.standards.push(standard);
     }
@@ -296,7 +374,13 @@ fn read_standards(
 }
 
 fn standard_from_row(row: &Row, report: &mut ImportReport) -> ServiceStandard {
-    let decimal = |column: &str| row[column].trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    let decimal = |column: &str| {
+        row[column]
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+    };
     let text = text(row, "service_standard", report);
     let kind = StandardKind::from_code(row["type"].trim());
     let thresholds = parse_thresholds(&text.en);
@@ -383,21 +467,41 @@ struct OverlayKeywords<K> {
 
 impl Overlay {
     fn apply(self, catalog: &mut Catalog) -> Result<(), ImportError> {
-        let service_index: BTreeMap<String, usize> =
-            catalog.services.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
-        let agency_index: BTreeMap<String, usize> =
-            catalog.agencies.iter().enumerate().map(|(i, a)| (a.id.clone(), i)).collect();
+        let service_index: BTreeMap<String, usize> = catalog
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        let agency_index: BTreeMap<String, usize> = catalog
+            .agencies
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i))
+            .collect();
         let service_at = |id: &str| {
-            service_index.get(id).copied().ok_or_else(|| ImportError::Overlay(format!("unknown service `{id}`")))
+            service_index
+                .get(id)
+                .copied()
+                .ok_or_else(|| ImportError::Overlay(format!("unknown service `{id}`")))
         };
         let agency_at = |id: &str| {
-            agency_index.get(id).copied().ok_or_else(|| ImportError::Overlay(format!("unknown agency `{id}`")))
+            agency_index
+                .get(id)
+                .copied()
+                .ok_or_else(|| ImportError::Overlay(format!("unknown agency `{id}`")))
         };
         for entry in self.agency_keywords {
-            merge(&mut catalog.agencies[agency_at(&entry.key.agency)?].keywords, entry.keywords);
+            merge(
+                &mut catalog.agencies[agency_at(&entry.key.agency)?].keywords,
+                entry.keywords,
+            );
         }
         for entry in self.service_keywords {
-            merge(&mut catalog.services[service_at(&entry.key.service)?].keywords, entry.keywords);
+            merge(
+                &mut catalog.services[service_at(&entry.key.service)?].keywords,
+                entry.keywords,
+            );
         }
         for partner in self.delivery_partners {
             agency_at(&partner.partner)?;
@@ -413,15 +517,27 @@ impl Overlay {
         let mut events = BTreeMap::new();
         for event in self.life_events {
             if !crate::domain::names::valid_id(&event.id) || events.contains_key(&event.id) {
-                return Err(ImportError::Overlay(format!("life event id `{}` is invalid or repeated", event.id)));
+                return Err(ImportError::Overlay(format!(
+                    "life event id `{}` is invalid or repeated",
+                    event.id
+                )));
             }
             let mut services = Vec::new();
             for s in event.services {
                 let service = &mut catalog.services[service_at(&s.service)?];
                 merge(&mut service.life_events, vec![event.id.clone()]);
-                services.push(LifeEventService { service_id: s.service, condition: s.condition });
+                services.push(LifeEventService {
+                    service_id: s.service,
+                    condition: s.condition,
+                });
             }
-            let life_event = LifeEvent { id: event.id.clone(), name: event.name, description: event.description, keywords: event.keywords, services };
+            let life_event = LifeEvent {
+                id: event.id.clone(),
+                name: event.name,
+                description: event.description,
+                keywords: event.keywords,
+                services,
+            };
             events.insert(event.id, life_event);
         }
         catalog.life_events = events.into_values().collect();

@@ -32,11 +32,17 @@ impl Catalogue {
     /// served), builds its snapshot and index off the async threads, and swaps it in. Returns
     /// whether a new snapshot was swapped in.
     pub async fn refresh<S: CatalogStore>(&self, store: &S) -> anyhow::Result<bool> {
-        let stored = store.catalog_generation().await.context("reading the catalogue generation")?;
+        let stored = store
+            .catalog_generation()
+            .await
+            .context("reading the catalogue generation")?;
         if self.current().is_some_and(|s| s.generation() == stored) {
             return Ok(false);
         }
-        let (generation, catalog) = store.load_catalog().await.context("loading the catalogue")?;
+        let (generation, catalog) = store
+            .load_catalog()
+            .await
+            .context("loading the catalogue")?;
         let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(generation, catalog))
             .await
             .context("building the catalogue snapshot")??;
@@ -52,7 +58,12 @@ impl Catalogue {
 
     /// Polls the stored generation every `interval` and swaps in new snapshots, until `stop`
     /// resolves. Failures are logged and retried at the next tick; the old snapshot keeps serving.
-    pub async fn watch<S: CatalogStore>(&self, store: &S, interval: Duration, stop: impl Future<Output = ()>) {
+    pub async fn watch<S: CatalogStore>(
+        &self,
+        store: &S,
+        interval: Duration,
+        stop: impl Future<Output = ()>,
+    ) {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;

@@ -8,10 +8,12 @@ use tantivy::{
     Index, IndexReader, ReloadPolicy, TantivyDocument, Term,
     collector::TopDocs,
     query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery},
-    schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value},
+    schema::{
+        Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    },
     tokenizer::{
-        AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
-        TextAnalyzer,
+        AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+        StopWordFilter, TextAnalyzer,
     },
 };
 
@@ -47,7 +49,9 @@ pub struct SearchIndex {
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SearchIndex").field("docs", &self.reader.searcher().num_docs()).finish()
+        f.debug_struct("SearchIndex")
+            .field("docs", &self.reader.searcher().num_docs())
+            .finish()
     }
 }
 
@@ -66,7 +70,9 @@ fn analyzer(language: Language) -> TextAnalyzer {
 
 impl SearchIndex {
     /// Indexes `documents`.
-    pub fn build<'a>(documents: impl IntoIterator<Item = SearchDocument<'a>>) -> Result<Self, SearchError> {
+    pub fn build<'a>(
+        documents: impl IntoIterator<Item = SearchDocument<'a>>,
+    ) -> Result<Self, SearchError> {
         let mut builder = Schema::builder();
         let id = builder.add_text_field("id", STRING | STORED);
         let text = |analyzer: &str| {
@@ -103,8 +109,16 @@ impl SearchIndex {
             writer.add_document(Self::document(id, &fields, &doc))?;
         }
         writer.commit()?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, reader, id, fields })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            id,
+            fields,
+        })
     }
 
     fn document(id: Field, fields: &[WeightedField], doc: &SearchDocument<'_>) -> TantivyDocument {
@@ -148,7 +162,11 @@ impl SearchIndex {
         hits.into_iter()
             .map(|(score, address)| {
                 let doc: TantivyDocument = searcher.doc(address)?;
-                let id = doc.get_first(self.id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                let id = doc
+                    .get_first(self.id)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
                 Ok((id, score))
             })
             .collect()
@@ -158,7 +176,9 @@ impl SearchIndex {
     fn query(&self, text: &str) -> BooleanQuery {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for weighted in &self.fields {
-            let Some(mut analyzer) = self.index.tokenizers().get(weighted.analyzer) else { continue };
+            let Some(mut analyzer) = self.index.tokenizers().get(weighted.analyzer) else {
+                continue;
+            };
             let mut stream = analyzer.token_stream(text);
             let mut seen: Vec<String> = Vec::new();
             while let Some(token) = stream.next() {
@@ -168,7 +188,10 @@ impl SearchIndex {
                 seen.push(token.text.clone());
                 let term = Term::from_field_text(weighted.field, &token.text);
                 let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), weighted.boost))));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(query), weighted.boost)),
+                ));
             }
         }
         BooleanQuery::new(clauses)

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::search::{SearchDocument, SearchError, SearchIndex};
-use crate::domain::catalog::{Agency, Catalog, Channel, ClientGroup, LifeEvent, Service, ServiceStandard};
+use crate::domain::catalog::{
+    Agency, Catalog, Channel, ClientGroup, LifeEvent, Service, ServiceStandard,
+};
 
 /// Filters of a service list; values within one filter are ORed, filters are ANDed. Empty means
 /// no restriction.
@@ -23,10 +25,27 @@ impl ServiceFilter {
         let any = |set_empty: bool, hit: bool| set_empty || hit;
         any(
             self.agencies.is_empty(),
-            self.agencies.contains(&service.agency) || service.delivery_partners.iter().any(|p| self.agencies.contains(p)),
-        ) && any(self.channels.is_empty(), service.channels.iter().any(|c| self.channels.contains(c)))
-            && any(self.client_groups.is_empty(), service.client_groups.iter().any(|g| self.client_groups.contains(g)))
-            && any(self.life_events.is_empty(), service.life_events.iter().any(|e| self.life_events.contains(e)))
+            self.agencies.contains(&service.agency)
+                || service
+                    .delivery_partners
+                    .iter()
+                    .any(|p| self.agencies.contains(p)),
+        ) && any(
+            self.channels.is_empty(),
+            service.channels.iter().any(|c| self.channels.contains(c)),
+        ) && any(
+            self.client_groups.is_empty(),
+            service
+                .client_groups
+                .iter()
+                .any(|g| self.client_groups.contains(g)),
+        ) && any(
+            self.life_events.is_empty(),
+            service
+                .life_events
+                .iter()
+                .any(|e| self.life_events.contains(e)),
+        )
     }
 }
 
@@ -45,20 +64,46 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds the snapshot and its search index.
     pub fn build(generation: i64, catalog: Catalog) -> Result<Self, SearchError> {
-        let agencies: BTreeMap<_, _> = catalog.agencies.into_iter().map(|a| (a.id.clone(), a)).collect();
-        let services: BTreeMap<_, _> = catalog.services.into_iter().map(|s| (s.id.clone(), s)).collect();
-        let life_events: BTreeMap<_, _> = catalog.life_events.into_iter().map(|e| (e.id.clone(), e)).collect();
-        let search = SearchIndex::build(services.values().filter(|s| !s.retired).map(|service| SearchDocument {
-            service,
-            agency: agencies.get(&service.agency),
-            life_events: service.life_events.iter().filter_map(|id| life_events.get(id)).collect(),
+        let agencies: BTreeMap<_, _> = catalog
+            .agencies
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect();
+        let services: BTreeMap<_, _> = catalog
+            .services
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        let life_events: BTreeMap<_, _> = catalog
+            .life_events
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+        let search = SearchIndex::build(services.values().filter(|s| !s.retired).map(|service| {
+            SearchDocument {
+                service,
+                agency: agencies.get(&service.agency),
+                life_events: service
+                    .life_events
+                    .iter()
+                    .filter_map(|id| life_events.get(id))
+                    .collect(),
+            }
         }))?;
         let mut active_by_agency = BTreeMap::new();
         for service in services.values().filter(|s| !s.retired) {
             *active_by_agency.entry(service.agency.clone()).or_insert(0) += 1;
         }
         let active = active_by_agency.values().sum();
-        Ok(Self { generation, agencies, services, life_events, active_by_agency, active, search })
+        Ok(Self {
+            generation,
+            agencies,
+            services,
+            life_events,
+            active_by_agency,
+            active,
+            search,
+        })
     }
 
     /// The catalogue generation this snapshot holds.
@@ -92,13 +137,22 @@ impl Snapshot {
     }
 
     /// Active services passing `filter`, in order of id, starting after `after` when given.
-    pub fn services<'a>(&'a self, filter: &'a ServiceFilter) -> impl Iterator<Item = &'a Service> + 'a {
-        self.services.values().filter(move |s| !s.retired && filter.matches(s))
+    pub fn services<'a>(
+        &'a self,
+        filter: &'a ServiceFilter,
+    ) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services
+            .values()
+            .filter(move |s| !s.retired && filter.matches(s))
     }
 
     /// The standard (service id, standard id).
     pub fn standard(&self, service_id: &str, standard_id: &str) -> Option<&ServiceStandard> {
-        self.services.get(service_id)?.standards.iter().find(|s| s.id == standard_id)
+        self.services
+            .get(service_id)?
+            .standards
+            .iter()
+            .find(|s| s.id == standard_id)
     }
 
     /// Standards in order of (service id, standard id): of one service (active or retired), or of
@@ -128,7 +182,11 @@ impl Snapshot {
     }
 
     /// Active services matching `text` and `filter`, best first, with scores.
-    pub fn search(&self, text: &str, filter: &ServiceFilter) -> Result<Vec<(&Service, f32)>, SearchError> {
+    pub fn search(
+        &self,
+        text: &str,
+        filter: &ServiceFilter,
+    ) -> Result<Vec<(&Service, f32)>, SearchError> {
         let hits = self.search.search(text, self.active.max(1))?;
         Ok(hits
             .into_iter()

@@ -172,15 +172,25 @@ impl ChannelVolumes {
     /// Channels whose application or enquiry volume is above 0 or not published (`ND`).
     pub fn channels_in_use(&self) -> Vec<Channel> {
         let pairs = [
-            (Channel::Online, self.applications_online.signals_use() || self.website_visits.signals_use()),
-            (Channel::Telephone, self.applications_by_phone.signals_use() || self.phone_enquiries.signals_use()),
+            (
+                Channel::Online,
+                self.applications_online.signals_use() || self.website_visits.signals_use(),
+            ),
+            (
+                Channel::Telephone,
+                self.applications_by_phone.signals_use() || self.phone_enquiries.signals_use(),
+            ),
             (Channel::InPerson, self.applications_in_person.signals_use()),
             (Channel::Mail, self.applications_by_mail.signals_use()),
             (Channel::Email, self.applications_by_email.signals_use()),
             (Channel::Fax, self.applications_by_fax.signals_use()),
             (Channel::Other, self.applications_by_other.signals_use()),
         ];
-        pairs.into_iter().filter(|(_, used)| *used).map(|(c, _)| c).collect()
+        pairs
+            .into_iter()
+            .filter(|(_, used)| *used)
+            .map(|(c, _)| c)
+            .collect()
     }
 }
 

@@ -48,7 +48,13 @@ pub fn parse_standard(name: &str) -> Result<(String, String), NameError> {
     let expected =
         || NameError("must be of the form `services/{service}/standards/{standard}`".to_owned());
     let mut parts = name.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
         (Some(SERVICES), Some(service), Some(STANDARDS), Some(standard), None)
             if valid_id(service) && valid_id(standard) =>
         {
@@ -84,10 +90,23 @@ mod tests {
 
     #[test]
     fn refuses_malformed_names() {
-        for bad in ["", "services/", "services", "agencies/1003", "services/a/b", "services/a b", "Services/1"] {
+        for bad in [
+            "",
+            "services/",
+            "services",
+            "agencies/1003",
+            "services/a/b",
+            "services/a b",
+            "Services/1",
+        ] {
             assert!(parse(bad, SERVICES).is_err(), "{bad:?} was accepted");
         }
-        for bad in ["services/1/standards", "services/1/standards/", "services/1/x/2", "services/1/standards/2/3"] {
+        for bad in [
+            "services/1/standards",
+            "services/1/standards/",
+            "services/1/x/2",
+            "services/1/standards/2/3",
+        ] {
             assert!(parse_standard(bad).is_err(), "{bad:?} was accepted");
         }
     }

@@ -54,8 +54,13 @@ pub fn parse_thresholds(text: &str) -> Vec<Threshold> {
                     && toks[i - 1] == Tok::Open
                     && found.last().is_some_and(|(_, prev_end)| *prev_end == i - 1);
                 // "the 90-day standard" after "within 90 business days" names the same limit.
-                let refers_back = limit.compound && found.iter().any(|(t, _)| t.value == limit.threshold.value);
-                if !restates && !refers_back && !counted_span(&toks, i) && !not_a_deadline(&toks, limit.end) {
+                let refers_back =
+                    limit.compound && found.iter().any(|(t, _)| t.value == limit.threshold.value);
+                if !restates
+                    && !refers_back
+                    && !counted_span(&toks, i)
+                    && !not_a_deadline(&toks, limit.end)
+                {
                     found.push((limit.threshold, limit.end));
                 }
                 i = limit.end.max(i + 1);
@@ -85,7 +90,8 @@ fn word_at(toks: &[Tok], k: usize) -> Option<&str> {
 /// "182.5 out of 365 days", "per last 365 days": a span being counted, not a limit.
 fn counted_span(toks: &[Tok], i: usize) -> bool {
     let before = |k: usize| i.checked_sub(k).and_then(|j| word_at(toks, j));
-    matches!(before(1), Some("last" | "per")) || (before(1) == Some("of") && before(2) == Some("out"))
+    matches!(before(1), Some("last" | "per"))
+        || (before(1) == Some("of") && before(2) == Some("out"))
 }
 
 /// A limit starting at token `i`.
@@ -101,13 +107,15 @@ fn limit_at(toks: &[Tok], i: usize, previous: Option<DurationUnit>) -> Option<Li
             let mut value = *v;
             let mut j = i + 1;
             // A range keeps its upper bound: "1-2 days", "3 to 5 days".
-            if matches!(toks.get(j), Some(Tok::Dash)) || word(j) == Some("to") {
-                if let Some(Tok::Num(upper)) = toks.get(j + 1) {
-                    value = *upper;
-                    j += 2;
-                }
+            if (matches!(toks.get(j), Some(Tok::Dash)) || word(j) == Some("to"))
+                && let Some(Tok::Num(upper)) = toks.get(j + 1)
+            {
+                value = *upper;
+                j += 2;
             }
-            if word(j) == Some("or") && matches!(word(j + 1), Some("more" | "less" | "fewer" | "longer")) {
+            if word(j) == Some("or")
+                && matches!(word(j + 1), Some("more" | "less" | "fewer" | "longer"))
+            {
                 j += 2;
             }
             let compound = matches!(toks.get(j), Some(Tok::Dash));
@@ -116,12 +124,12 @@ fn limit_at(toks: &[Tok], i: usize, previous: Option<DurationUnit>) -> Option<Li
             }
             if let Some((unit, end)) = unit_at(toks, j) {
                 // "from two weeks to ten weeks" keeps the upper bound.
-                if matches!(toks.get(end), Some(Tok::Dash)) || word(end) == Some("to") {
-                    if let (Some(Tok::Num(upper)), Some((same, range_end))) = (toks.get(end + 1), unit_at(toks, end + 2)) {
-                        if same == unit {
-                            return Some(limit(*upper, unit, range_end, compound));
-                        }
-                    }
+                if (matches!(toks.get(end), Some(Tok::Dash)) || word(end) == Some("to"))
+                    && let (Some(Tok::Num(upper)), Some((same, range_end))) =
+                        (toks.get(end + 1), unit_at(toks, end + 2))
+                    && same == unit
+                {
+                    return Some(limit(*upper, unit, range_end, compound));
                 }
                 return Some(limit(value, unit, end, compound));
             }
@@ -130,17 +138,25 @@ fn limit_at(toks: &[Tok], i: usize, previous: Option<DurationUnit>) -> Option<Li
             let ends_clause = match toks.get(i + 1) {
                 None | Some(Tok::Close) => true,
                 Some(Tok::Punct(c)) => matches!(c, '.' | ',' | ';'),
-                Some(Tok::Word(w)) => matches!(w.as_str(), "for" | "if" | "when" | "of" | "in" | "and"),
+                Some(Tok::Word(w)) => {
+                    matches!(w.as_str(), "for" | "if" | "when" | "of" | "in" | "and")
+                }
                 _ => false,
             };
             match previous {
-                Some(unit) if after_within && ends_clause && value > 0.0 => Some(limit(value, unit, i + 1, false)),
+                Some(unit) if after_within && ends_clause && value > 0.0 => {
+                    Some(limit(value, unit, i + 1, false))
+                }
                 _ => None,
             }
         }
         Tok::Word(w) if w == "next" || w == "same" => {
             let (unit, end) = unit_at(toks, i + 1)?;
-            matches!(unit, DurationUnit::CalendarDays | DurationUnit::BusinessDays).then(|| limit(1.0, unit, end, false))
+            matches!(
+                unit,
+                DurationUnit::CalendarDays | DurationUnit::BusinessDays
+            )
+            .then(|| limit(1.0, unit, end, false))
         }
         Tok::Word(w) if w == "within" => {
             if !matches!(word(i + 1), Some("a" | "an")) {
@@ -161,11 +177,17 @@ fn unit_at(toks: &[Tok], j: usize) -> Option<(DurationUnit, usize)> {
         return unit_at(toks, j + 1);
     }
     // "business days", "business-days"
-    let second = if matches!(toks.get(j + 1), Some(Tok::Dash)) { j + 2 } else { j + 1 };
+    let second = if matches!(toks.get(j + 1), Some(Tok::Dash)) {
+        j + 2
+    } else {
+        j + 1
+    };
     let day = matches!(word(second), Some("day" | "days"));
     let hour = matches!(word(second), Some("hour" | "hours" | "hr" | "hrs"));
     match first {
-        "business" | "working" | "workable" | "work" if day => Some((DurationUnit::BusinessDays, second + 1)),
+        "business" | "working" | "workable" | "work" if day => {
+            Some((DurationUnit::BusinessDays, second + 1))
+        }
         "business" | "working" if hour => Some((DurationUnit::Hours, second + 1)),
         // "14 business following the request": the word "days" is missing.
         "business" => Some((DurationUnit::BusinessDays, j + 1)),
@@ -186,7 +208,18 @@ fn unit_at(toks: &[Tok], j: usize) -> Option<(DurationUnit, usize)> {
 fn not_a_deadline(toks: &[Tok], end: usize) -> bool {
     let is = |k: usize, words: &[&str]| word_at(toks, k).is_some_and(|w| words.contains(&w));
     (is(end, &["a", "per", "each", "every"]) && is(end + 1, &["day", "week", "month", "year"]))
-        || is(end, &["access", "availability", "coverage", "extension", "extensions", "forecast", "forecasts"])
+        || is(
+            end,
+            &[
+                "access",
+                "availability",
+                "coverage",
+                "extension",
+                "extensions",
+                "forecast",
+                "forecasts",
+            ],
+        )
 }
 
 fn tokenize(text: &str) -> Vec<Tok> {
@@ -265,23 +298,27 @@ fn number_words(toks: Vec<Tok>) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
     let mut i = 0;
     while i < toks.len() {
-        if let Tok::Word(w) = &toks[i] {
-            if let Some(v) = word_value(w) {
-                let mut value = v;
-                let mut j = i + 1;
-                if v >= 20 && v % 10 == 0 {
-                    let k = if toks.get(j) == Some(&Tok::Dash) { j + 1 } else { j };
-                    if let Some(Tok::Word(u)) = toks.get(k) {
-                        if let Some(unit) = word_value(u).filter(|u| *u < 10) {
-                            value += unit;
-                            j = k + 1;
-                        }
-                    }
+        if let Tok::Word(w) = &toks[i]
+            && let Some(v) = word_value(w)
+        {
+            let mut value = v;
+            let mut j = i + 1;
+            if v >= 20 && v % 10 == 0 {
+                let k = if toks.get(j) == Some(&Tok::Dash) {
+                    j + 1
+                } else {
+                    j
+                };
+                if let Some(Tok::Word(u)) = toks.get(k)
+                    && let Some(unit) = word_value(u).filter(|u| *u < 10)
+                {
+                    value += unit;
+                    j = k + 1;
                 }
-                out.push(Tok::Num(f64::from(value)));
-                i = j;
-                continue;
             }
+            out.push(Tok::Num(f64::from(value)));
+            i = j;
+            continue;
         }
         out.push(toks[i].clone());
         i += 1;
@@ -291,9 +328,27 @@ fn number_words(toks: Vec<Tok>) -> Vec<Tok> {
 
 fn word_value(word: &str) -> Option<u32> {
     const WORDS: [&str; 21] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-        "nineteen", "twenty",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
     ];
     const TENS: [(&str, u32); 7] = [
         ("thirty", 30),
@@ -316,7 +371,10 @@ mod tests {
     use super::*;
 
     fn parsed(text: &str) -> Vec<(f64, DurationUnit)> {
-        parse_thresholds(text).into_iter().map(|t| (t.value, t.unit)).collect()
+        parse_thresholds(text)
+            .into_iter()
+            .map(|t| (t.value, t.unit))
+            .collect()
     }
 
     #[test]
@@ -346,7 +404,10 @@ mod tests {
         assert_eq!(parsed("1-2 business days"), [(2.0, BusinessDays)]);
         assert_eq!(parsed("a 5-day response rate"), [(5.0, CalendarDays)]);
         assert_eq!(parsed("within forty-five days"), [(45.0, CalendarDays)]);
-        assert_eq!(parsed("by the end of the next business day"), [(1.0, BusinessDays)]);
+        assert_eq!(
+            parsed("by the end of the next business day"),
+            [(1.0, BusinessDays)]
+        );
         assert_eq!(parsed("within 48h"), [(48.0, Hours)]);
         assert_eq!(parsed("within 1.5 hours"), [(1.5, Hours)]);
         assert_eq!(parsed("365\u{a0}workable days"), [(365.0, BusinessDays)]);
@@ -381,7 +442,10 @@ mod labelled {
             .split(';')
             .map(|t| {
                 let (value, name) = t.trim().split_once(' ').expect("value and unit");
-                Threshold { value: value.parse().expect("a number"), unit: unit(name) }
+                Threshold {
+                    value: value.parse().expect("a number"),
+                    unit: unit(name),
+                }
             })
             .collect()
     }
@@ -402,15 +466,29 @@ mod labelled {
     #[test]
     fn matches_at_least_nine_in_ten_labelled_texts_exactly() {
         let rows = rows();
-        assert!(rows.len() >= 100, "need at least 100 labelled texts, have {}", rows.len());
+        assert!(
+            rows.len() >= 100,
+            "need at least 100 labelled texts, have {}",
+            rows.len()
+        );
         let mismatches: Vec<String> = rows
             .iter()
             .filter(|(want, text)| parse_thresholds(text) != *want)
-            .map(|(want, text)| format!("{text}\n   want {want:?}\n   got  {:?}", parse_thresholds(text)))
+            .map(|(want, text)| {
+                format!(
+                    "{text}\n   want {want:?}\n   got  {:?}",
+                    parse_thresholds(text)
+                )
+            })
             .collect();
         let exact = rows.len() - mismatches.len();
         println!("{exact}/{} labelled texts parsed exactly", rows.len());
-        assert!(exact * 10 >= rows.len() * 9, "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+        assert!(
+            exact * 10 >= rows.len() * 9,
+            "{} mismatches:\n{}",
+            mismatches.len(),
+            mismatches.join("\n")
+        );
     }
 
     #[test]
@@ -424,9 +502,17 @@ mod labelled {
                 correct += usize::from(want.first() == Some(got));
             }
         }
-        let covered = rows.iter().filter(|(want, text)| !want.is_empty() && parse_thresholds(text).first() == want.first()).count();
+        let covered = rows
+            .iter()
+            .filter(|(want, text)| {
+                !want.is_empty() && parse_thresholds(text).first() == want.first()
+            })
+            .count();
         println!("primary threshold: precision {correct}/{found}, coverage {covered}/{labelled}");
         assert!(correct * 100 >= found * 95, "precision {correct}/{found}");
-        assert!(covered * 100 >= labelled * 90, "coverage {covered}/{labelled}");
+        assert!(
+            covered * 100 >= labelled * 90,
+            "coverage {covered}/{labelled}"
+        );
     }
 }

@@ -33,14 +33,18 @@ impl CatalogApi {
     }
 
     fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
-        self.catalogue.current().ok_or(AppError::Unavailable("the catalogue is loading; retry shortly"))
+        self.catalogue.current().ok_or(AppError::Unavailable(
+            "the catalogue is loading; retry shortly",
+        ))
     }
 }
 
 type Reply<T> = Result<Response<T>, Status>;
 
 fn not_found(name: &str) -> AppError {
-    AppError::NotFound { name: name.to_owned() }
+    AppError::NotFound {
+        name: name.to_owned(),
+    }
 }
 
 /// Decodes the filters of `ListServices` and `SearchServices`.
@@ -53,10 +57,14 @@ fn service_filter(
     life_events: &[String],
 ) -> ServiceFilter {
     ServiceFilter {
-        agencies: v.name_filter("agencies", agencies, AGENCIES, |id| snapshot.agency(id).is_some()),
+        agencies: v.name_filter("agencies", agencies, AGENCIES, |id| {
+            snapshot.agency(id).is_some()
+        }),
         channels: v.enum_filter("channels", channels, convert::channel_filter),
         client_groups: v.enum_filter("client_groups", client_groups, convert::client_group_filter),
-        life_events: v.name_filter("life_events", life_events, LIFE_EVENTS, |id| snapshot.life_event(id).is_some()),
+        life_events: v.name_filter("life_events", life_events, LIFE_EVENTS, |id| {
+            snapshot.life_event(id).is_some()
+        }),
     }
 }
 
@@ -69,20 +77,34 @@ impl CatalogService for CatalogApi {
         let id = v.name("name", &req.name, AGENCIES);
         v.finish()?;
         let agency = snapshot.agency(&id).ok_or_else(|| not_found(&req.name))?;
-        Ok(Response::new(convert::agency(agency, snapshot.service_count(&id))))
+        Ok(Response::new(convert::agency(
+            agency,
+            snapshot.service_count(&id),
+        )))
     }
 
-    async fn list_agencies(&self, request: Request<pb::ListAgenciesRequest>) -> Reply<pb::ListAgenciesResponse> {
+    async fn list_agencies(
+        &self,
+        request: Request<pb::ListAgenciesRequest>,
+    ) -> Reply<pb::ListAgenciesResponse> {
         let req = request.into_inner();
         let snapshot = self.snapshot()?;
         let mut v = Violations::default();
         let size = v.page_size(req.page_size);
         v.finish()?;
         let all: Vec<_> = snapshot.agencies().collect();
-        let (page, next_page_token, total) =
-            paginate(all, |a| a.id.clone(), &req.page_token, &fingerprint("ListAgencies", &()), size)?;
+        let (page, next_page_token, total) = paginate(
+            all,
+            |a| a.id.clone(),
+            &req.page_token,
+            &fingerprint("ListAgencies", &()),
+            size,
+        )?;
         Ok(Response::new(pb::ListAgenciesResponse {
-            agencies: page.into_iter().map(|a| convert::agency(a, snapshot.service_count(&a.id))).collect(),
+            agencies: page
+                .into_iter()
+                .map(|a| convert::agency(a, snapshot.service_count(&a.id)))
+                .collect(),
             next_page_token,
             total_size: i32::try_from(total).unwrap_or(i32::MAX),
         }))
@@ -98,17 +120,31 @@ impl CatalogService for CatalogApi {
         Ok(Response::new(convert::service(service)))
     }
 
-    async fn list_services(&self, request: Request<pb::ListServicesRequest>) -> Reply<pb::ListServicesResponse> {
+    async fn list_services(
+        &self,
+        request: Request<pb::ListServicesRequest>,
+    ) -> Reply<pb::ListServicesResponse> {
         let req = request.into_inner();
         let snapshot = self.snapshot()?;
         let mut v = Violations::default();
         let size = v.page_size(req.page_size);
-        let filter =
-            service_filter(&mut v, &snapshot, &req.agencies, &req.channels, &req.client_groups, &req.life_events);
+        let filter = service_filter(
+            &mut v,
+            &snapshot,
+            &req.agencies,
+            &req.channels,
+            &req.client_groups,
+            &req.life_events,
+        );
         v.finish()?;
         let matching: Vec<_> = snapshot.services(&filter).collect();
-        let (page, next_page_token, total) =
-            paginate(matching, |s| s.id.clone(), &req.page_token, &fingerprint("ListServices", &filter), size)?;
+        let (page, next_page_token, total) = paginate(
+            matching,
+            |s| s.id.clone(),
+            &req.page_token,
+            &fingerprint("ListServices", &filter),
+            size,
+        )?;
         Ok(Response::new(pb::ListServicesResponse {
             services: page.into_iter().map(convert::service).collect(),
             next_page_token,
@@ -128,18 +164,34 @@ impl CatalogService for CatalogApi {
         if query.is_empty() {
             v.add("query", "is required");
         } else if query.chars().count() > MAX_QUERY_CHARS {
-            v.add("query", format!("must be at most {MAX_QUERY_CHARS} characters"));
+            v.add(
+                "query",
+                format!("must be at most {MAX_QUERY_CHARS} characters"),
+            );
         }
-        let filter = service_filter(&mut v, &snapshot, &req.agencies, &[], &req.client_groups, &[]);
+        let filter = service_filter(
+            &mut v,
+            &snapshot,
+            &req.agencies,
+            &[],
+            &req.client_groups,
+            &[],
+        );
         v.finish()?;
-        let hits = snapshot.search(query, &filter).map_err(|e| AppError::Internal(e.into()))?;
+        let hits = snapshot
+            .search(query, &filter)
+            .map_err(|e| AppError::Internal(e.into()))?;
         let ranked: Vec<(usize, _)> = hits.into_iter().enumerate().collect();
         let key = fingerprint("SearchServices", &(query, &filter, snapshot.generation()));
-        let (page, next_page_token, _) = paginate(ranked, |(rank, _)| *rank, &req.page_token, &key, size)?;
+        let (page, next_page_token, _) =
+            paginate(ranked, |(rank, _)| *rank, &req.page_token, &key, size)?;
         Ok(Response::new(pb::SearchServicesResponse {
             results: page
                 .into_iter()
-                .map(|(_, (service, score))| pb::SearchResult { service: Some(convert::service(service)), score })
+                .map(|(_, (service, score))| pb::SearchResult {
+                    service: Some(convert::service(service)),
+                    score,
+                })
                 .collect(),
             next_page_token,
         }))
@@ -156,7 +208,9 @@ impl CatalogService for CatalogApi {
         } else {
             names::parse_standard(&req.name).map_err(|e| AppError::invalid("name", e.to_string()))
         }?;
-        let standard = snapshot.standard(&service_id, &standard_id).ok_or_else(|| not_found(&req.name))?;
+        let standard = snapshot
+            .standard(&service_id, &standard_id)
+            .ok_or_else(|| not_found(&req.name))?;
         Ok(Response::new(convert::standard(standard)))
     }
 
@@ -175,15 +229,24 @@ impl CatalogService for CatalogApi {
         }
         v.finish()?;
         if let Some(id) = &service {
-            snapshot.service(id).ok_or_else(|| not_found(&req.service))?;
+            snapshot
+                .service(id)
+                .ok_or_else(|| not_found(&req.service))?;
         }
         if let Some(id) = &agency {
             snapshot.agency(id).ok_or_else(|| not_found(&req.agency))?;
         }
-        let matching: Vec<_> = snapshot.standards(service.as_deref(), agency.as_deref()).collect();
+        let matching: Vec<_> = snapshot
+            .standards(service.as_deref(), agency.as_deref())
+            .collect();
         let key = fingerprint("ListServiceStandards", &(&service, &agency));
-        let (page, next_page_token, total) =
-            paginate(matching, |s| (s.service_id.clone(), s.id.clone()), &req.page_token, &key, size)?;
+        let (page, next_page_token, total) = paginate(
+            matching,
+            |s| (s.service_id.clone(), s.id.clone()),
+            &req.page_token,
+            &key,
+            size,
+        )?;
         Ok(Response::new(pb::ListServiceStandardsResponse {
             service_standards: page.into_iter().map(convert::standard).collect(),
             next_page_token,
@@ -191,13 +254,18 @@ impl CatalogService for CatalogApi {
         }))
     }
 
-    async fn get_life_event(&self, request: Request<pb::GetLifeEventRequest>) -> Reply<pb::LifeEvent> {
+    async fn get_life_event(
+        &self,
+        request: Request<pb::GetLifeEventRequest>,
+    ) -> Reply<pb::LifeEvent> {
         let req = request.into_inner();
         let snapshot = self.snapshot()?;
         let mut v = Violations::default();
         let id = v.name("name", &req.name, LIFE_EVENTS);
         v.finish()?;
-        let event = snapshot.life_event(&id).ok_or_else(|| not_found(&req.name))?;
+        let event = snapshot
+            .life_event(&id)
+            .ok_or_else(|| not_found(&req.name))?;
         Ok(Response::new(convert::life_event(event, &snapshot)))
     }
 
@@ -211,10 +279,18 @@ impl CatalogService for CatalogApi {
         let size = v.page_size(req.page_size);
         v.finish()?;
         let all: Vec<_> = snapshot.life_events().collect();
-        let (page, next_page_token, total) =
-            paginate(all, |e| e.id.clone(), &req.page_token, &fingerprint("ListLifeEvents", &()), size)?;
+        let (page, next_page_token, total) = paginate(
+            all,
+            |e| e.id.clone(),
+            &req.page_token,
+            &fingerprint("ListLifeEvents", &()),
+            size,
+        )?;
         Ok(Response::new(pb::ListLifeEventsResponse {
-            life_events: page.into_iter().map(|e| convert::life_event(e, &snapshot)).collect(),
+            life_events: page
+                .into_iter()
+                .map(|e| convert::life_event(e, &snapshot))
+                .collect(),
             next_page_token,
             total_size: i32::try_from(total).unwrap_or(i32::MAX),
         }))

@@ -4,8 +4,8 @@ use crate::{
     catalog::Snapshot,
     domain::{
         catalog::{
-            Agency, Availability, Channel, ChannelVolumes, ClientGroup, Count, Jurisdiction, LifeEvent,
-            OnlineSteps, Service, ServiceStandard, ServiceType, StandardKind, Text,
+            Agency, Availability, Channel, ChannelVolumes, ClientGroup, Count, Jurisdiction,
+            LifeEvent, OnlineSteps, Service, ServiceStandard, ServiceType, StandardKind, Text,
         },
         names::{self, AGENCIES, LIFE_EVENTS, SERVICES},
         threshold::{DurationUnit, Threshold},
@@ -14,7 +14,10 @@ use crate::{
 };
 
 fn text(t: &Text) -> Option<pb::LocalizedText> {
-    Some(pb::LocalizedText { en: t.en.clone(), fr: t.fr.clone() })
+    Some(pb::LocalizedText {
+        en: t.en.clone(),
+        fr: t.fr.clone(),
+    })
 }
 
 fn count(c: Count) -> Option<pb::Count> {
@@ -23,7 +26,10 @@ fn count(c: Count) -> Option<pb::Count> {
         Count::NoData => (pb::CountStatus::NoData, 0),
         Count::NotApplicable => (pb::CountStatus::NotApplicable, 0),
     };
-    Some(pb::Count { status: status.into(), value })
+    Some(pb::Count {
+        status: status.into(),
+        value,
+    })
 }
 
 /// A proto channel.
@@ -41,9 +47,17 @@ pub fn channel(c: Channel) -> pb::Channel {
 
 /// The domain channel of a proto filter value; `None` for unspecified.
 pub fn channel_filter(c: pb::Channel) -> Option<Channel> {
-    [Channel::Online, Channel::Telephone, Channel::InPerson, Channel::Mail, Channel::Email, Channel::Fax, Channel::Other]
-        .into_iter()
-        .find(|d| channel(*d) == c)
+    [
+        Channel::Online,
+        Channel::Telephone,
+        Channel::InPerson,
+        Channel::Mail,
+        Channel::Email,
+        Channel::Fax,
+        Channel::Other,
+    ]
+    .into_iter()
+    .find(|d| channel(*d) == c)
 }
 
 fn client_group(g: ClientGroup) -> pb::ClientGroup {
@@ -146,14 +160,42 @@ pub fn service(s: &Service) -> pb::Service {
         display_name: text(&s.name),
         description: text(&s.description),
         agency: names::format(AGENCIES, &s.agency),
-        delivery_partners: s.delivery_partners.iter().map(|a| names::format(AGENCIES, a)).collect(),
-        state: if s.retired { pb::ServiceState::Retired } else { pb::ServiceState::Active }.into(),
+        delivery_partners: s
+            .delivery_partners
+            .iter()
+            .map(|a| names::format(AGENCIES, a))
+            .collect(),
+        state: if s.retired {
+            pb::ServiceState::Retired
+        } else {
+            pb::ServiceState::Active
+        }
+        .into(),
         fiscal_year: s.fiscal_year.clone(),
-        programs: s.programs.iter().map(|p| pb::Program { program_id: p.id.clone(), display_name: text(&p.name) }).collect(),
-        service_types: s.service_types.iter().map(|t| service_type(*t).into()).collect(),
-        client_groups: s.client_groups.iter().map(|g| client_group(*g).into()).collect(),
+        programs: s
+            .programs
+            .iter()
+            .map(|p| pb::Program {
+                program_id: p.id.clone(),
+                display_name: text(&p.name),
+            })
+            .collect(),
+        service_types: s
+            .service_types
+            .iter()
+            .map(|t| service_type(*t).into())
+            .collect(),
+        client_groups: s
+            .client_groups
+            .iter()
+            .map(|g| client_group(*g).into())
+            .collect(),
         channels: s.channels.iter().map(|c| channel(*c).into()).collect(),
-        feedback_channels: s.feedback_channels.iter().map(|c| channel(*c).into()).collect(),
+        feedback_channels: s
+            .feedback_channels
+            .iter()
+            .map(|c| channel(*c).into())
+            .collect(),
         online_steps: online_steps(&s.online_steps),
         volumes: volumes(&s.volumes),
         has_fee: s.has_fee,
@@ -161,7 +203,11 @@ pub fn service(s: &Service) -> pb::Service {
         uses_sin: s.uses_sin,
         uri: text(&s.uri),
         keywords: s.keywords.clone(),
-        life_events: s.life_events.iter().map(|e| names::format(LIFE_EVENTS, e)).collect(),
+        life_events: s
+            .life_events
+            .iter()
+            .map(|e| names::format(LIFE_EVENTS, e))
+            .collect(),
         standards: s.standards.iter().map(standard).collect(),
     }
 }
@@ -176,7 +222,10 @@ fn threshold(t: &Threshold) -> pb::Threshold {
         DurationUnit::Weeks => pb::DurationUnit::Weeks,
         DurationUnit::Months => pb::DurationUnit::Months,
     };
-    pb::Threshold { value: t.value, unit: unit.into() }
+    pb::Threshold {
+        value: t.value,
+        unit: unit.into(),
+    }
 }
 
 /// The proto service standard.
@@ -226,7 +275,10 @@ pub fn life_event(e: &LifeEvent, snapshot: &Snapshot) -> pb::LifeEvent {
             .iter()
             .map(|s| pb::LifeEventService {
                 service: names::format(SERVICES, &s.service_id),
-                agency: snapshot.service(&s.service_id).map(|svc| names::format(AGENCIES, &svc.agency)).unwrap_or_default(),
+                agency: snapshot
+                    .service(&s.service_id)
+                    .map(|svc| names::format(AGENCIES, &svc.agency))
+                    .unwrap_or_default(),
                 condition: text(&s.condition),
             })
             .collect(),

@@ -23,7 +23,11 @@ pub fn fingerprint(method: &str, filters: &impl std::fmt::Debug) -> String {
 
 /// A token resuming after `position` for the request `fingerprint`.
 pub fn encode<K: Serialize>(fingerprint: &str, position: &K) -> String {
-    let json = serde_json::to_vec(&Token { q: fingerprint.to_owned(), k: position }).unwrap_or_default();
+    let json = serde_json::to_vec(&Token {
+        q: fingerprint.to_owned(),
+        k: position,
+    })
+    .unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
 }
 
@@ -32,9 +36,11 @@ pub fn decode<K: DeserializeOwned>(token: &str, fingerprint: &str) -> Result<Opt
     if token.is_empty() {
         return Ok(None);
     }
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| AppError::InvalidPageToken("page_token is malformed"))?;
-    let token: Token<K> =
-        serde_json::from_slice(&bytes).map_err(|_| AppError::InvalidPageToken("page_token is malformed"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| AppError::InvalidPageToken("page_token is malformed"))?;
+    let token: Token<K> = serde_json::from_slice(&bytes)
+        .map_err(|_| AppError::InvalidPageToken("page_token is malformed"))?;
     if token.q != fingerprint {
         return Err(AppError::InvalidPageToken(
             "page_token was issued for a request with other filters; start again without it",

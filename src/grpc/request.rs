@@ -27,7 +27,11 @@ impl Violations {
 
     /// `Ok` when nothing was recorded, otherwise an `InvalidArgument` error naming every field.
     pub fn finish(self) -> Result<(), AppError> {
-        if self.0.is_empty() { Ok(()) } else { Err(AppError::InvalidArgument(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidArgument(self.0))
+        }
     }
 
     /// The page size `page_size` asks for: 0 means the default, above the maximum is clamped.
@@ -68,7 +72,10 @@ impl Violations {
                 Ok(id) if exists(&id) => {
                     ids.insert(id);
                 }
-                Ok(_) => self.add(format!("{field}[{i}]"), format!("no such resource `{value}`")),
+                Ok(_) => self.add(
+                    format!("{field}[{i}]"),
+                    format!("no such resource `{value}`"),
+                ),
                 Err(e) => self.add(format!("{field}[{i}]"), e.to_string()),
             }
         }
@@ -91,7 +98,10 @@ impl Violations {
                 Some(v) => {
                     set.insert(v);
                 }
-                None => self.add(format!("{field}[{i}]"), format!("{value} is not a valid value")),
+                None => self.add(
+                    format!("{field}[{i}]"),
+                    format!("{value} is not a valid value"),
+                ),
             }
         }
         set
@@ -115,7 +125,9 @@ where
     let start = after.map_or(0, |after| items.partition_point(|item| key(item) <= after));
     let page: Vec<T> = items.into_iter().skip(start).take(page_size).collect();
     let next = if start + page.len() < total {
-        page.last().map(|last| page_token::encode(fingerprint, &key(last))).unwrap_or_default()
+        page.last()
+            .map(|last| page_token::encode(fingerprint, &key(last)))
+            .unwrap_or_default()
     } else {
         String::new()
     };

@@ -18,9 +18,18 @@ pub fn reason_name(reason: ErrorReason) -> &'static str {
     name.strip_prefix("ERROR_REASON_").unwrap_or(name)
 }
 
-fn status(code: Code, message: &str, reason: ErrorReason, configure: impl FnOnce(&mut ErrorDetails)) -> Status {
+fn status(
+    code: Code,
+    message: &str,
+    reason: ErrorReason,
+    configure: impl FnOnce(&mut ErrorDetails),
+) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info(reason_name(reason), ERROR_DOMAIN, HashMap::<String, String>::new());
+    details.set_error_info(
+        reason_name(reason),
+        ERROR_DOMAIN,
+        HashMap::<String, String>::new(),
+    );
     configure(&mut details);
     Status::with_error_details(code, message, details)
 }
@@ -31,17 +40,25 @@ impl From<AppError> for Status {
             AppError::InvalidArgument(violations) => {
                 let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
                 let message = format!("invalid {}", fields.join(", "));
-                status(Code::InvalidArgument, &message, ErrorReason::InvalidArgument, |d| {
-                    for v in &violations {
-                        d.add_bad_request_violation(v.field.clone(), v.description.clone());
-                    }
-                })
+                status(
+                    Code::InvalidArgument,
+                    &message,
+                    ErrorReason::InvalidArgument,
+                    |d| {
+                        for v in &violations {
+                            d.add_bad_request_violation(v.field.clone(), v.description.clone());
+                        }
+                    },
+                )
             }
-            AppError::InvalidPageToken(description) => {
-                status(Code::InvalidArgument, "invalid page_token", ErrorReason::InvalidPageToken, |d| {
+            AppError::InvalidPageToken(description) => status(
+                Code::InvalidArgument,
+                "invalid page_token",
+                ErrorReason::InvalidPageToken,
+                |d| {
                     d.add_bad_request_violation("page_token", description);
-                })
-            }
+                },
+            ),
             AppError::NotFound { name } => {
                 let message = format!("{name} not found");
                 let mut details = ErrorDetails::new();
@@ -54,13 +71,26 @@ impl From<AppError> for Status {
                 details.set_resource_info(kind, name, "", "");
                 Status::with_error_details(Code::NotFound, message, details)
             }
-            AppError::Unavailable(why) => status(Code::Unavailable, why, ErrorReason::ServiceUnavailable, |_| {}),
+            AppError::Unavailable(why) => status(
+                Code::Unavailable,
+                why,
+                ErrorReason::ServiceUnavailable,
+                |_| {},
+            ),
             AppError::Store(StoreError::Unavailable(source)) => {
                 tracing::warn!(error = %source, "database unavailable");
-                status(Code::Unavailable, "the database is unavailable; retry later", ErrorReason::ServiceUnavailable, |_| {})
+                status(
+                    Code::Unavailable,
+                    "the database is unavailable; retry later",
+                    ErrorReason::ServiceUnavailable,
+                    |_| {},
+                )
             }
             AppError::Store(
-                error @ (StoreError::InvalidUrl(_) | StoreError::Schema(_) | StoreError::Corrupt(_) | StoreError::Database(_)),
+                error @ (StoreError::InvalidUrl(_)
+                | StoreError::Schema(_)
+                | StoreError::Corrupt(_)
+                | StoreError::Database(_)),
             ) => internal(&error),
             AppError::Internal(error) => internal(error.as_ref()),
         }
@@ -76,5 +106,10 @@ fn internal(error: &(dyn std::error::Error + 'static)) -> Status {
         source = cause.source();
     }
     tracing::error!(error = %chain, "internal error");
-    status(Code::Internal, "internal error", ErrorReason::Internal, |_| {})
+    status(
+        Code::Internal,
+        "internal error",
+        ErrorReason::Internal,
+        |_| {},
+    )
 }

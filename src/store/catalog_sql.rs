@@ -11,8 +11,10 @@ use super::{ImportMode, ImportOutcome, StoreError, StoreResult};
 use crate::domain::catalog::{Agency, Catalog, LifeEvent, Service, ServiceStandard};
 
 pub(super) const SELECT_GENERATION: &str = "SELECT generation FROM catalog_state WHERE id = 1";
-pub(super) const SELECT_STATE: &str = "SELECT generation, content_hash FROM catalog_state WHERE id = 1";
-pub(super) const SELECT_ACTIVE_SERVICE_IDS: &str = "SELECT service_id FROM services WHERE retired = FALSE";
+pub(super) const SELECT_STATE: &str =
+    "SELECT generation, content_hash FROM catalog_state WHERE id = 1";
+pub(super) const SELECT_ACTIVE_SERVICE_IDS: &str =
+    "SELECT service_id FROM services WHERE retired = FALSE";
 pub(super) const SELECT_AGENCIES: &str = "SELECT doc FROM agencies";
 pub(super) const SELECT_SERVICES: &str = "SELECT doc, retired FROM services";
 pub(super) const SELECT_STANDARDS: &str = "SELECT doc, retired FROM service_standards";
@@ -52,39 +54,73 @@ pub(super) fn plan_import(
 ) -> StoreResult<Plan> {
     let (generation, stored_hash) = state.unwrap_or((0, String::new()));
     let hash = content_hash(catalog)?;
-    let unchanged = ImportOutcome { generation, changed: false, services: 0, retired_services: 0 };
+    let unchanged = ImportOutcome {
+        generation,
+        changed: false,
+        services: 0,
+        retired_services: 0,
+    };
     if (mode == ImportMode::IfEmpty && generation > 0) || hash == stored_hash {
-        return Ok(Plan { statements: Vec::new(), outcome: unchanged });
+        return Ok(Plan {
+            statements: Vec::new(),
+            outcome: unchanged,
+        });
     }
-    let retired_services = active_ids.iter().filter(|id| !catalog.services.iter().any(|s| &s.id == *id)).count();
+    let retired_services = active_ids
+        .iter()
+        .filter(|id| !catalog.services.iter().any(|s| &s.id == *id))
+        .count();
     let mut statements = vec![
         plain("UPDATE services SET retired = TRUE"),
         plain("UPDATE service_standards SET retired = TRUE"),
         plain("DELETE FROM life_events"),
     ];
-    upserts(&mut statements, "agencies (agency_id, doc)", "agency_id", "doc = excluded.doc", &catalog.agencies, |a| {
-        Ok(vec![Param::Text(a.id.clone()), Param::Text(encode(a)?)])
-    })?;
+    upserts(
+        &mut statements,
+        "agencies (agency_id, doc)",
+        "agency_id",
+        "doc = excluded.doc",
+        &catalog.agencies,
+        |a| Ok(vec![Param::Text(a.id.clone()), Param::Text(encode(a)?)]),
+    )?;
     upserts(
         &mut statements,
         "services (service_id, agency_id, doc)",
         "service_id",
         "agency_id = excluded.agency_id, doc = excluded.doc, retired = FALSE",
         &catalog.services,
-        |s| Ok(vec![Param::Text(s.id.clone()), Param::Text(s.agency.clone()), Param::Text(encode(s)?)]),
+        |s| {
+            Ok(vec![
+                Param::Text(s.id.clone()),
+                Param::Text(s.agency.clone()),
+                Param::Text(encode(s)?),
+            ])
+        },
     )?;
-    let standards: Vec<&ServiceStandard> = catalog.services.iter().flat_map(|s| &s.standards).collect();
+    let standards: Vec<&ServiceStandard> =
+        catalog.services.iter().flat_map(|s| &s.standards).collect();
     upserts(
         &mut statements,
         "service_standards (service_id, standard_id, doc)",
         "service_id, standard_id",
         "doc = excluded.doc, retired = FALSE",
         &standards,
-        |s| Ok(vec![Param::Text(s.service_id.clone()), Param::Text(s.id.clone()), Param::Text(encode(s)?)]),
+        |s| {
+            Ok(vec![
+                Param::Text(s.service_id.clone()),
+                Param::Text(s.id.clone()),
+                Param::Text(encode(s)?),
+            ])
+        },
     )?;
-    upserts(&mut statements, "life_events (life_event_id, doc)", "life_event_id", "doc = excluded.doc", &catalog.life_events, |e| {
-        Ok(vec![Param::Text(e.id.clone()), Param::Text(encode(e)?)])
-    })?;
+    upserts(
+        &mut statements,
+        "life_events (life_event_id, doc)",
+        "life_event_id",
+        "doc = excluded.doc",
+        &catalog.life_events,
+        |e| Ok(vec![Param::Text(e.id.clone()), Param::Text(encode(e)?)]),
+    )?;
     let generation = generation + 1;
     statements.push(Statement {
         sql: "INSERT INTO catalog_state (id, generation, content_hash, updated_at_unix_ms) VALUES (1, $1, $2, $3) \
@@ -93,12 +129,23 @@ pub(super) fn plan_import(
             .to_owned(),
         params: vec![Param::Int(generation), Param::Text(hash), Param::Int(now_unix_ms)],
     });
-    let outcome = ImportOutcome { generation, changed: true, services: catalog.services.len(), retired_services };
-    Ok(Plan { statements, outcome })
+    let outcome = ImportOutcome {
+        generation,
+        changed: true,
+        services: catalog.services.len(),
+        retired_services,
+    };
+    Ok(Plan {
+        statements,
+        outcome,
+    })
 }
 
 fn plain(sql: &str) -> Statement {
-    Statement { sql: sql.to_owned(), params: Vec::new() }
+    Statement {
+        sql: sql.to_owned(),
+        params: Vec::new(),
+    }
 }
 
 /// Multi-row `INSERT ... ON CONFLICT DO UPDATE` statements for `rows`, `CHUNK` rows each.
@@ -117,7 +164,12 @@ fn upserts<T>(
             let row_params = params(row)?;
             sql.push_str(if i == 0 { "(" } else { ", (" });
             for j in 0..row_params.len() {
-                let _ = write!(sql, "{}${}", if j == 0 { "" } else { ", " }, binds.len() + j + 1);
+                let _ = write!(
+                    sql,
+                    "{}${}",
+                    if j == 0 { "" } else { ", " },
+                    binds.len() + j + 1
+                );
             }
             sql.push(')');
             binds.extend(row_params);
@@ -151,10 +203,13 @@ fn content_hash(catalog: &Catalog) -> StoreResult<String> {
     for event in &catalog.life_events {
         hasher.update(encode(event)?);
     }
-    Ok(hasher.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
+    Ok(hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
 }
 
 /// Rebuilds a catalogue from its stored rows: `(doc, retired)` for services and standards. A
@@ -165,7 +220,10 @@ pub(super) fn decode_catalog(
     standards: &[(String, bool)],
     life_events: &[String],
 ) -> StoreResult<Catalog> {
-    let mut agencies: Vec<Agency> = agencies.iter().map(|d| decode(d)).collect::<StoreResult<_>>()?;
+    let mut agencies: Vec<Agency> = agencies
+        .iter()
+        .map(|d| decode(d))
+        .collect::<StoreResult<_>>()?;
     agencies.sort_by(|a, b| a.id.cmp(&b.id));
     let mut by_id: BTreeMap<String, Service> = BTreeMap::new();
     for (doc, retired) in services {
@@ -175,16 +233,23 @@ pub(super) fn decode_catalog(
     }
     for (doc, retired) in standards {
         let standard: ServiceStandard = decode(doc)?;
-        if let Some(service) = by_id.get_mut(&standard.service_id) {
-            if !*retired || service.retired {
-                service.standards.push(standard);
-            }
+        if let Some(service) = by_id.get_mut(&standard.service_id)
+            && (!*retired || service.retired)
+        {
+            service.standards.push(standard);
         }
     }
     for service in by_id.values_mut() {
         service.standards.sort_by(|a, b| a.id.cmp(&b.id));
     }
-    let mut life_events: Vec<LifeEvent> = life_events.iter().map(|d| decode(d)).collect::<StoreResult<_>>()?;
+    let mut life_events: Vec<LifeEvent> = life_events
+        .iter()
+        .map(|d| decode(d))
+        .collect::<StoreResult<_>>()?;
     life_events.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Catalog { agencies, services: by_id.into_values().collect(), life_events })
+    Ok(Catalog {
+        agencies,
+        services: by_id.into_values().collect(),
+        life_events,
+    })
 }

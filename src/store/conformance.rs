@@ -5,7 +5,10 @@ use std::future::Future;
 
 use super::{CatalogStore, ImportMode, SchemaStatus, SchemaStore};
 use crate::domain::{
-    catalog::{Agency, Catalog, Count, Jurisdiction, LifeEvent, LifeEventService, Service, ServiceStandard, Text},
+    catalog::{
+        Agency, Catalog, Count, Jurisdiction, LifeEvent, LifeEventService, Service,
+        ServiceStandard, Text,
+    },
     threshold::{DurationUnit, Threshold},
 };
 
@@ -24,11 +27,20 @@ where
 }
 
 fn text(en: &str) -> Text {
-    Text { en: en.to_owned(), fr: format!("{en} (fr)") }
+    Text {
+        en: en.to_owned(),
+        fr: format!("{en} (fr)"),
+    }
 }
 
 fn agency(id: &str) -> Agency {
-    Agency { id: id.to_owned(), name: text(id), jurisdiction: Jurisdiction::Federal, region: "CA".to_owned(), keywords: vec![id.to_uppercase()] }
+    Agency {
+        id: id.to_owned(),
+        name: text(id),
+        jurisdiction: Jurisdiction::Federal,
+        region: "CA".to_owned(),
+        keywords: vec![id.to_uppercase()],
+    }
 }
 
 fn service(id: &str, agency: &str, standards: &[&str]) -> Service {
@@ -62,7 +74,10 @@ fn service(id: &str, agency: &str, standards: &[&str]) -> Service {
                 kind: crate::domain::catalog::StandardKind::Timeliness,
                 channel: None,
                 channel_comments: Text::default(),
-                thresholds: vec![Threshold { value: 10.0, unit: DurationUnit::BusinessDays }],
+                thresholds: vec![Threshold {
+                    value: 10.0,
+                    unit: DurationUnit::BusinessDays,
+                }],
                 target: Some(0.9),
                 volume_meeting_target: Count::Reported(5),
                 total_volume: Count::NoData,
@@ -80,22 +95,35 @@ fn service(id: &str, agency: &str, standards: &[&str]) -> Service {
 pub fn sample_catalog() -> Catalog {
     Catalog {
         agencies: vec![agency("a-one"), agency("b-two")],
-        services: vec![service("1", "a-one", &["10", "11"]), service("2", "b-two", &["10"]), service("SRV3", "b-two", &[])],
+        services: vec![
+            service("1", "a-one", &["10", "11"]),
+            service("2", "b-two", &["10"]),
+            service("SRV3", "b-two", &[]),
+        ],
         life_events: vec![LifeEvent {
             id: "moving".to_owned(),
             name: text("Moving"),
             description: text("Moving home"),
             keywords: vec!["move".to_owned()],
-            services: vec![LifeEventService { service_id: "1".to_owned(), condition: text("Always") }],
+            services: vec![LifeEventService {
+                service_id: "1".to_owned(),
+                condition: text("Always"),
+            }],
         }],
     }
 }
 
 async fn migrate_is_idempotent_and_reports_current<S: SchemaStore>(store: &S) {
-    assert_eq!(store.schema_status().await.expect("status"), SchemaStatus::Empty);
+    assert_eq!(
+        store.schema_status().await.expect("status"),
+        SchemaStatus::Empty
+    );
     store.migrate().await.expect("first migrate");
     store.migrate().await.expect("second migrate is a no-op");
-    assert_eq!(store.schema_status().await.expect("status"), SchemaStatus::Current);
+    assert_eq!(
+        store.schema_status().await.expect("status"),
+        SchemaStatus::Current
+    );
 }
 
 async fn catalogue_round_trips_and_bumps_generation_once<S: CatalogStore + SchemaStore>(store: &S) {
@@ -104,13 +132,19 @@ async fn catalogue_round_trips_and_bumps_generation_once<S: CatalogStore + Schem
     let (generation, empty) = store.load_catalog().await.expect("load empty");
     assert_eq!((generation, empty), (0, Catalog::default()));
     let catalog = sample_catalog();
-    let first = store.import_catalog(&catalog, ImportMode::Replace).await.expect("import");
+    let first = store
+        .import_catalog(&catalog, ImportMode::Replace)
+        .await
+        .expect("import");
     assert!(first.changed);
     assert_eq!(first.generation, 1);
     let (generation, loaded) = store.load_catalog().await.expect("load");
     assert_eq!(generation, 1);
     assert_eq!(loaded, catalog, "what is stored is what was imported");
-    let again = store.import_catalog(&catalog, ImportMode::Replace).await.expect("re-import");
+    let again = store
+        .import_catalog(&catalog, ImportMode::Replace)
+        .await
+        .expect("re-import");
     assert!(!again.changed, "an identical import changes nothing");
     assert_eq!(store.catalog_generation().await.expect("generation"), 1);
 }
@@ -118,34 +152,67 @@ async fn catalogue_round_trips_and_bumps_generation_once<S: CatalogStore + Schem
 async fn import_if_empty_never_replaces<S: CatalogStore + SchemaStore>(store: &S) {
     store.migrate().await.expect("migrate");
     let catalog = sample_catalog();
-    assert!(store.import_catalog(&catalog, ImportMode::IfEmpty).await.expect("first").changed);
+    assert!(
+        store
+            .import_catalog(&catalog, ImportMode::IfEmpty)
+            .await
+            .expect("first")
+            .changed
+    );
     let mut other = sample_catalog();
     other.services.pop();
-    let outcome = store.import_catalog(&other, ImportMode::IfEmpty).await.expect("second");
+    let outcome = store
+        .import_catalog(&other, ImportMode::IfEmpty)
+        .await
+        .expect("second");
     assert!(!outcome.changed);
     assert_eq!(store.load_catalog().await.expect("load").1, catalog);
 }
 
 async fn missing_services_are_retired_not_deleted<S: CatalogStore + SchemaStore>(store: &S) {
     store.migrate().await.expect("migrate");
-    store.import_catalog(&sample_catalog(), ImportMode::Replace).await.expect("import");
+    store
+        .import_catalog(&sample_catalog(), ImportMode::Replace)
+        .await
+        .expect("import");
     let mut newer = sample_catalog();
     newer.services.retain(|s| s.id != "2");
     newer.services[0].standards.retain(|s| s.id != "11");
-    let outcome = store.import_catalog(&newer, ImportMode::Replace).await.expect("newer import");
+    let outcome = store
+        .import_catalog(&newer, ImportMode::Replace)
+        .await
+        .expect("newer import");
     assert!(outcome.changed);
     assert_eq!(outcome.retired_services, 1);
     assert_eq!(outcome.generation, 2);
     let (_, loaded) = store.load_catalog().await.expect("load");
-    let retired = loaded.services.iter().find(|s| s.id == "2").expect("a retired service is kept");
+    let retired = loaded
+        .services
+        .iter()
+        .find(|s| s.id == "2")
+        .expect("a retired service is kept");
     assert!(retired.retired);
     assert_eq!(retired.standards.len(), 1, "it keeps its standards");
-    let active = loaded.services.iter().find(|s| s.id == "1").expect("active");
+    let active = loaded
+        .services
+        .iter()
+        .find(|s| s.id == "1")
+        .expect("active");
     assert!(!active.retired);
-    assert_eq!(active.standards.len(), 1, "a standard missing from an active service is not listed");
+    assert_eq!(
+        active.standards.len(),
+        1,
+        "a standard missing from an active service is not listed"
+    );
     // Re-importing the original brings the service back.
-    store.import_catalog(&sample_catalog(), ImportMode::Replace).await.expect("restore");
-    assert_eq!(store.load_catalog().await.expect("load").1, sample_catalog());
+    store
+        .import_catalog(&sample_catalog(), ImportMode::Replace)
+        .await
+        .expect("restore");
+    assert_eq!(
+        store.load_catalog().await.expect("load").1,
+        sample_catalog()
+    );
 }
 
 async fn concurrent_imports_serialise<S: CatalogStore + SchemaStore>(store: &S) {
@@ -156,6 +223,10 @@ async fn concurrent_imports_serialise<S: CatalogStore + SchemaStore>(store: &S) 
         store.import_catalog(&catalog, ImportMode::IfEmpty)
     );
     let (a, b) = (a.expect("first import"), b.expect("second import"));
-    assert_eq!(u8::from(a.changed) + u8::from(b.changed), 1, "exactly one import wrote");
+    assert_eq!(
+        u8::from(a.changed) + u8::from(b.changed),
+        1,
+        "exactly one import wrote"
+    );
     assert_eq!(store.catalog_generation().await.expect("generation"), 1);
 }

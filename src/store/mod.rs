@@ -182,7 +182,11 @@ impl CatalogStore for Store {
         }
     }
 
-    async fn import_catalog(&self, catalog: &Catalog, mode: ImportMode) -> StoreResult<ImportOutcome> {
+    async fn import_catalog(
+        &self,
+        catalog: &Catalog,
+        mode: ImportMode,
+    ) -> StoreResult<ImportOutcome> {
         match self {
             Store::Sqlite(s) => s.import_catalog(catalog, mode).await,
             Store::Postgres(s) => s.import_catalog(catalog, mode).await,

@@ -11,7 +11,8 @@ use sqlx::{
 };
 
 use super::{
-    CatalogStore, ImportMode, ImportOutcome, PoolSettings, SchemaStatus, SchemaStore, StoreError, StoreResult,
+    CatalogStore, ImportMode, ImportOutcome, PoolSettings, SchemaStatus, SchemaStore, StoreError,
+    StoreResult,
     catalog_sql::{self, Param},
     sqlite::now_unix_ms,
 };
@@ -31,7 +32,8 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`).
     pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
@@ -55,7 +57,10 @@ impl SchemaStore for PgStore {
             status @ (SchemaStatus::Ahead { .. } | SchemaStatus::Dirty { .. }) => {
                 Err(StoreError::Schema(status.to_string()))
             }
-            _ => MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Schema(format!("migration failed: {e}"))),
+            _ => MIGRATOR
+                .run(&self.pool)
+                .await
+                .map_err(|e| StoreError::Schema(format!("migration failed: {e}"))),
         }
     }
 
@@ -76,31 +81,53 @@ impl SchemaStore for PgStore {
 
 impl CatalogStore for PgStore {
     async fn catalog_generation(&self) -> StoreResult<i64> {
-        let generation: Option<i64> =
-            sqlx::query_scalar(catalog_sql::SELECT_GENERATION).fetch_optional(&self.pool).await?;
+        let generation: Option<i64> = sqlx::query_scalar(catalog_sql::SELECT_GENERATION)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(generation.unwrap_or(0))
     }
 
     async fn load_catalog(&self) -> StoreResult<(i64, Catalog)> {
-        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
-        let generation: Option<i64> =
-            sqlx::query_scalar(catalog_sql::SELECT_GENERATION).fetch_optional(&mut *tx).await?;
-        let agencies: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_AGENCIES).fetch_all(&mut *tx).await?;
-        let services: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_SERVICES).fetch_all(&mut *tx).await?;
-        let standards: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_STANDARDS).fetch_all(&mut *tx).await?;
-        let events: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_LIFE_EVENTS).fetch_all(&mut *tx).await?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let generation: Option<i64> = sqlx::query_scalar(catalog_sql::SELECT_GENERATION)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let agencies: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_AGENCIES)
+            .fetch_all(&mut *tx)
+            .await?;
+        let services: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_SERVICES)
+            .fetch_all(&mut *tx)
+            .await?;
+        let standards: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_STANDARDS)
+            .fetch_all(&mut *tx)
+            .await?;
+        let events: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_LIFE_EVENTS)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         let catalog = catalog_sql::decode_catalog(&agencies, &services, &standards, &events)?;
         Ok((generation.unwrap_or(0), catalog))
     }
 
-    async fn import_catalog(&self, catalog: &Catalog, mode: ImportMode) -> StoreResult<ImportOutcome> {
+    async fn import_catalog(
+        &self,
+        catalog: &Catalog,
+        mode: ImportMode,
+    ) -> StoreResult<ImportOutcome> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CATALOG_IMPORT_LOCK).execute(&mut *tx).await?;
-        let state: Option<(i64, String)> =
-            sqlx::query_as(catalog_sql::SELECT_STATE).fetch_optional(&mut *tx).await?;
-        let active: Vec<String> =
-            sqlx::query_scalar(catalog_sql::SELECT_ACTIVE_SERVICE_IDS).fetch_all(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CATALOG_IMPORT_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let state: Option<(i64, String)> = sqlx::query_as(catalog_sql::SELECT_STATE)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let active: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_ACTIVE_SERVICE_IDS)
+            .fetch_all(&mut *tx)
+            .await?;
         let plan = catalog_sql::plan_import(state, &active, catalog, mode, now_unix_ms())?;
         for statement in plan.statements {
             let mut query = sqlx::query(AssertSqlSafe(statement.sql));

@@ -25,16 +25,31 @@ impl SchemaStatus {
         if let Some((version, _)) = applied.iter().find(|(_, ok)| !ok) {
             return SchemaStatus::Dirty { version: *version };
         }
-        let known: Vec<i64> = migrator.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect();
-        let unknown: Vec<i64> = applied.iter().map(|(v, _)| *v).filter(|v| !known.contains(v)).collect();
+        let known: Vec<i64> = migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| m.version)
+            .collect();
+        let unknown: Vec<i64> = applied
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| !known.contains(v))
+            .collect();
         if !unknown.is_empty() {
             return SchemaStatus::Ahead { unknown };
         }
         if applied.is_empty() {
             return SchemaStatus::Empty;
         }
-        let missing: Vec<i64> = known.into_iter().filter(|v| !applied.iter().any(|(a, _)| a == v)).collect();
-        if missing.is_empty() { SchemaStatus::Current } else { SchemaStatus::Behind { missing } }
+        let missing: Vec<i64> = known
+            .into_iter()
+            .filter(|v| !applied.iter().any(|(a, _)| a == v))
+            .collect();
+        if missing.is_empty() {
+            SchemaStatus::Current
+        } else {
+            SchemaStatus::Behind { missing }
+        }
     }
 }
 
@@ -42,7 +57,9 @@ impl fmt::Display for SchemaStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SchemaStatus::Current => f.write_str("the database schema is current"),
-            SchemaStatus::Empty => f.write_str("the database has no schema: run `single-window migrate` first"),
+            SchemaStatus::Empty => {
+                f.write_str("the database has no schema: run `single-window migrate` first")
+            }
             SchemaStatus::Behind { missing } => write!(
                 f,
                 "the database schema is older than this binary (missing migrations {missing:?}): run `single-window migrate` first"

@@ -10,7 +10,8 @@ use sqlx::{
 };
 
 use super::{
-    CatalogStore, ImportMode, ImportOutcome, PoolSettings, SchemaStatus, SchemaStore, StoreError, StoreResult,
+    CatalogStore, ImportMode, ImportOutcome, PoolSettings, SchemaStatus, SchemaStore, StoreError,
+    StoreResult,
     catalog_sql::{self, Param},
 };
 use crate::domain::catalog::Catalog;
@@ -59,7 +60,10 @@ impl SchemaStore for SqliteStore {
             status @ (SchemaStatus::Ahead { .. } | SchemaStatus::Dirty { .. }) => {
                 Err(StoreError::Schema(status.to_string()))
             }
-            _ => MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Schema(format!("migration failed: {e}"))),
+            _ => MIGRATOR
+                .run(&self.pool)
+                .await
+                .map_err(|e| StoreError::Schema(format!("migration failed: {e}"))),
         }
     }
 
@@ -82,31 +86,47 @@ impl SchemaStore for SqliteStore {
 
 impl CatalogStore for SqliteStore {
     async fn catalog_generation(&self) -> StoreResult<i64> {
-        let generation: Option<i64> =
-            sqlx::query_scalar(catalog_sql::SELECT_GENERATION).fetch_optional(&self.pool).await?;
+        let generation: Option<i64> = sqlx::query_scalar(catalog_sql::SELECT_GENERATION)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(generation.unwrap_or(0))
     }
 
     async fn load_catalog(&self) -> StoreResult<(i64, Catalog)> {
         // One read transaction: a consistent view even while an import commits.
         let mut tx = self.pool.begin().await?;
-        let generation: Option<i64> =
-            sqlx::query_scalar(catalog_sql::SELECT_GENERATION).fetch_optional(&mut *tx).await?;
-        let agencies: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_AGENCIES).fetch_all(&mut *tx).await?;
-        let services: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_SERVICES).fetch_all(&mut *tx).await?;
-        let standards: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_STANDARDS).fetch_all(&mut *tx).await?;
-        let events: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_LIFE_EVENTS).fetch_all(&mut *tx).await?;
+        let generation: Option<i64> = sqlx::query_scalar(catalog_sql::SELECT_GENERATION)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let agencies: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_AGENCIES)
+            .fetch_all(&mut *tx)
+            .await?;
+        let services: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_SERVICES)
+            .fetch_all(&mut *tx)
+            .await?;
+        let standards: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_STANDARDS)
+            .fetch_all(&mut *tx)
+            .await?;
+        let events: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_LIFE_EVENTS)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         let catalog = catalog_sql::decode_catalog(&agencies, &services, &standards, &events)?;
         Ok((generation.unwrap_or(0), catalog))
     }
 
-    async fn import_catalog(&self, catalog: &Catalog, mode: ImportMode) -> StoreResult<ImportOutcome> {
+    async fn import_catalog(
+        &self,
+        catalog: &Catalog,
+        mode: ImportMode,
+    ) -> StoreResult<ImportOutcome> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let state: Option<(i64, String)> =
-            sqlx::query_as(catalog_sql::SELECT_STATE).fetch_optional(&mut *tx).await?;
-        let active: Vec<String> =
-            sqlx::query_scalar(catalog_sql::SELECT_ACTIVE_SERVICE_IDS).fetch_all(&mut *tx).await?;
+        let state: Option<(i64, String)> = sqlx::query_as(catalog_sql::SELECT_STATE)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let active: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_ACTIVE_SERVICE_IDS)
+            .fetch_all(&mut *tx)
+            .await?;
         let plan = catalog_sql::plan_import(state, &active, catalog, mode, now_unix_ms())?;
         for statement in plan.statements {
             let mut query = sqlx::query(AssertSqlSafe(statement.sql));
@@ -124,6 +144,8 @@ impl CatalogStore for SqliteStore {
 }
 
 pub(super) fn now_unix_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }

@@ -2,9 +2,9 @@
 //! INVALID_PAGE_TOKEN: never a panic, never a driver message.
 
 use single_window::proto::v1::{
-    GetAgencyRequest, GetLifeEventRequest, GetServiceRequest, GetServiceStandardRequest, ListAgenciesRequest,
-    ListLifeEventsRequest, ListServiceStandardsRequest, ListServicesRequest, SearchServicesRequest,
-    catalog_service_client::CatalogServiceClient,
+    GetAgencyRequest, GetLifeEventRequest, GetServiceRequest, GetServiceStandardRequest,
+    ListAgenciesRequest, ListLifeEventsRequest, ListServiceStandardsRequest, ListServicesRequest,
+    SearchServicesRequest, catalog_service_client::CatalogServiceClient,
 };
 use tonic::{Code, Status, transport::Channel};
 use tonic_types::StatusExt as _;
@@ -54,44 +54,155 @@ fn service(name: &str) -> Call {
 #[tokio::test]
 async fn bad_input_is_invalid_argument_naming_the_field() {
     let cases: Vec<(Call, &str)> = vec![
-        (Call::ListAgencies(ListAgenciesRequest { page_size: -1, ..Default::default() }), "page_size"),
-        (Call::ListServices(ListServicesRequest { page_size: -5, ..Default::default() }), "page_size"),
-        (Call::ListStandards(ListServiceStandardsRequest { page_size: -1, ..Default::default() }), "page_size"),
-        (Call::ListLifeEvents(ListLifeEventsRequest { page_size: i32::MIN, ..Default::default() }), "page_size"),
-        (Call::Search(SearchServicesRequest { query: "tax".into(), page_size: -1, ..Default::default() }), "page_size"),
+        (
+            Call::ListAgencies(ListAgenciesRequest {
+                page_size: -1,
+                ..Default::default()
+            }),
+            "page_size",
+        ),
+        (
+            Call::ListServices(ListServicesRequest {
+                page_size: -5,
+                ..Default::default()
+            }),
+            "page_size",
+        ),
+        (
+            Call::ListStandards(ListServiceStandardsRequest {
+                page_size: -1,
+                ..Default::default()
+            }),
+            "page_size",
+        ),
+        (
+            Call::ListLifeEvents(ListLifeEventsRequest {
+                page_size: i32::MIN,
+                ..Default::default()
+            }),
+            "page_size",
+        ),
+        (
+            Call::Search(SearchServicesRequest {
+                query: "tax".into(),
+                page_size: -1,
+                ..Default::default()
+            }),
+            "page_size",
+        ),
         (service(""), "name"),
         (service("service/1003"), "name"),
         (service("services/"), "name"),
         (service("services/1003/extra"), "name"),
         (service("services/10 03"), "name"),
         (service("agencies/cic"), "name"),
-        (Call::GetAgency(GetAgencyRequest { name: "agencies/".into() }), "name"),
-        (Call::GetLifeEvent(GetLifeEventRequest { name: "life-events/moving".into() }), "name"),
-        (Call::GetStandard(GetServiceStandardRequest { name: "services/1003".into() }), "name"),
-        (Call::GetStandard(GetServiceStandardRequest { name: "services/1003/standards/".into() }), "name"),
-        (Call::ListServices(ListServicesRequest { agencies: vec!["cic".into()], ..Default::default() }), "agencies[0]"),
         (
-            Call::ListServices(ListServicesRequest { agencies: vec!["agencies/cic".into(), "agencies/nope".into()], ..Default::default() }),
+            Call::GetAgency(GetAgencyRequest {
+                name: "agencies/".into(),
+            }),
+            "name",
+        ),
+        (
+            Call::GetLifeEvent(GetLifeEventRequest {
+                name: "life-events/moving".into(),
+            }),
+            "name",
+        ),
+        (
+            Call::GetStandard(GetServiceStandardRequest {
+                name: "services/1003".into(),
+            }),
+            "name",
+        ),
+        (
+            Call::GetStandard(GetServiceStandardRequest {
+                name: "services/1003/standards/".into(),
+            }),
+            "name",
+        ),
+        (
+            Call::ListServices(ListServicesRequest {
+                agencies: vec!["cic".into()],
+                ..Default::default()
+            }),
+            "agencies[0]",
+        ),
+        (
+            Call::ListServices(ListServicesRequest {
+                agencies: vec!["agencies/cic".into(), "agencies/nope".into()],
+                ..Default::default()
+            }),
             "agencies[1]",
         ),
-        (Call::ListServices(ListServicesRequest { channels: vec![0], ..Default::default() }), "channels[0]"),
-        (Call::ListServices(ListServicesRequest { channels: vec![99], ..Default::default() }), "channels[0]"),
-        (Call::ListServices(ListServicesRequest { client_groups: vec![0], ..Default::default() }), "client_groups[0]"),
-        (Call::ListServices(ListServicesRequest { life_events: vec!["lifeEvents/nope".into()], ..Default::default() }), "life_events[0]"),
-        (Call::Search(SearchServicesRequest { query: "   ".into(), ..Default::default() }), "query"),
-        (Call::Search(SearchServicesRequest { query: "a".repeat(1001), ..Default::default() }), "query"),
         (
-            Call::ListStandards(ListServiceStandardsRequest { service: "services/1003".into(), agency: "agencies/esdc-edsc".into(), ..Default::default() }),
+            Call::ListServices(ListServicesRequest {
+                channels: vec![0],
+                ..Default::default()
+            }),
+            "channels[0]",
+        ),
+        (
+            Call::ListServices(ListServicesRequest {
+                channels: vec![99],
+                ..Default::default()
+            }),
+            "channels[0]",
+        ),
+        (
+            Call::ListServices(ListServicesRequest {
+                client_groups: vec![0],
+                ..Default::default()
+            }),
+            "client_groups[0]",
+        ),
+        (
+            Call::ListServices(ListServicesRequest {
+                life_events: vec!["lifeEvents/nope".into()],
+                ..Default::default()
+            }),
+            "life_events[0]",
+        ),
+        (
+            Call::Search(SearchServicesRequest {
+                query: "   ".into(),
+                ..Default::default()
+            }),
+            "query",
+        ),
+        (
+            Call::Search(SearchServicesRequest {
+                query: "a".repeat(1001),
+                ..Default::default()
+            }),
+            "query",
+        ),
+        (
+            Call::ListStandards(ListServiceStandardsRequest {
+                service: "services/1003".into(),
+                agency: "agencies/esdc-edsc".into(),
+                ..Default::default()
+            }),
             "agency",
         ),
-        (Call::ListStandards(ListServiceStandardsRequest { service: "1003".into(), ..Default::default() }), "service"),
+        (
+            Call::ListStandards(ListServiceStandardsRequest {
+                service: "1003".into(),
+                ..Default::default()
+            }),
+            "service",
+        ),
     ];
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         for (call, field) in cases.clone() {
             let description = format!("{backend:?} {call:?}");
             let status = call.error(app.catalog.clone()).await;
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT", Some(field));
+            assert_error(
+                &status,
+                Code::InvalidArgument,
+                "INVALID_ARGUMENT",
+                Some(field),
+            );
             assert!(!status.message().is_empty(), "{description}");
         }
     }
@@ -110,7 +221,13 @@ async fn several_bad_fields_are_all_named_at_once() {
         .error(app.catalog.clone())
         .await;
         let details = status.get_error_details();
-        let fields: Vec<_> = details.bad_request().expect("BadRequest").field_violations.iter().map(|v| v.field.clone()).collect();
+        let fields: Vec<_> = details
+            .bad_request()
+            .expect("BadRequest")
+            .field_violations
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
         assert_eq!(fields.len(), 3, "{backend:?}: {fields:?}");
     }
 }
@@ -121,17 +238,46 @@ async fn unknown_names_are_not_found_with_the_resource_name() {
         (service("services/99999999"), "services/99999999"),
         // Ids are case-sensitive: SRV03054 exists, srv03054 does not.
         (service("services/srv03054"), "services/srv03054"),
-        (Call::GetAgency(GetAgencyRequest { name: "agencies/nope".into() }), "agencies/nope"),
-        (Call::GetLifeEvent(GetLifeEventRequest { name: "lifeEvents/nope".into() }), "lifeEvents/nope"),
-        (Call::GetStandard(GetServiceStandardRequest { name: "services/1003/standards/nope".into() }), "services/1003/standards/nope"),
-        (Call::ListStandards(ListServiceStandardsRequest { service: "services/nope".into(), ..Default::default() }), "services/nope"),
-        (Call::ListStandards(ListServiceStandardsRequest { agency: "agencies/nope".into(), ..Default::default() }), "agencies/nope"),
+        (
+            Call::GetAgency(GetAgencyRequest {
+                name: "agencies/nope".into(),
+            }),
+            "agencies/nope",
+        ),
+        (
+            Call::GetLifeEvent(GetLifeEventRequest {
+                name: "lifeEvents/nope".into(),
+            }),
+            "lifeEvents/nope",
+        ),
+        (
+            Call::GetStandard(GetServiceStandardRequest {
+                name: "services/1003/standards/nope".into(),
+            }),
+            "services/1003/standards/nope",
+        ),
+        (
+            Call::ListStandards(ListServiceStandardsRequest {
+                service: "services/nope".into(),
+                ..Default::default()
+            }),
+            "services/nope",
+        ),
+        (
+            Call::ListStandards(ListServiceStandardsRequest {
+                agency: "agencies/nope".into(),
+                ..Default::default()
+            }),
+            "agencies/nope",
+        ),
     ];
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         app.catalog
             .clone()
-            .get_service(GetServiceRequest { name: "services/SRV03054".into() })
+            .get_service(GetServiceRequest {
+                name: "services/SRV03054".into(),
+            })
             .await
             .expect("SRV03054 exists as published");
         for (call, name) in cases.clone() {
@@ -139,7 +285,11 @@ async fn unknown_names_are_not_found_with_the_resource_name() {
             assert_error(&status, Code::NotFound, "RESOURCE_NOT_FOUND", None);
             let details = status.get_error_details();
             let info = details.error_info().expect("ErrorInfo");
-            assert_eq!(info.metadata.get("resource_name").map(String::as_str), Some(name), "{backend:?}");
+            assert_eq!(
+                info.metadata.get("resource_name").map(String::as_str),
+                Some(name),
+                "{backend:?}"
+            );
         }
     }
 }
@@ -150,31 +300,58 @@ async fn page_tokens_are_bound_to_their_request() {
         let app = TestApp::spawn(backend).await;
         let mut client = app.catalog.clone();
         let first = client
-            .list_services(ListServicesRequest { page_size: 10, agencies: vec!["agencies/cra-arc".into()], ..Default::default() })
+            .list_services(ListServicesRequest {
+                page_size: 10,
+                agencies: vec!["agencies/cra-arc".into()],
+                ..Default::default()
+            })
             .await
             .expect("first page")
             .into_inner();
         assert!(!first.next_page_token.is_empty());
         let token = first.next_page_token;
         let reused = [
-            Call::ListServices(ListServicesRequest { page_size: 10, page_token: token.clone(), ..Default::default() }),
+            Call::ListServices(ListServicesRequest {
+                page_size: 10,
+                page_token: token.clone(),
+                ..Default::default()
+            }),
             Call::ListServices(ListServicesRequest {
                 page_size: 10,
                 page_token: token.clone(),
                 agencies: vec!["agencies/cic".into()],
                 ..Default::default()
             }),
-            Call::ListAgencies(ListAgenciesRequest { page_token: token.clone(), ..Default::default() }),
-            Call::ListServices(ListServicesRequest { page_token: "not-a-token".into(), ..Default::default() }),
-            Call::ListServices(ListServicesRequest { page_token: "e30".into(), ..Default::default() }),
+            Call::ListAgencies(ListAgenciesRequest {
+                page_token: token.clone(),
+                ..Default::default()
+            }),
+            Call::ListServices(ListServicesRequest {
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            }),
+            Call::ListServices(ListServicesRequest {
+                page_token: "e30".into(),
+                ..Default::default()
+            }),
         ];
         for call in reused {
             let status = call.error(client.clone()).await;
-            assert_error(&status, Code::InvalidArgument, "INVALID_PAGE_TOKEN", Some("page_token"));
+            assert_error(
+                &status,
+                Code::InvalidArgument,
+                "INVALID_PAGE_TOKEN",
+                Some("page_token"),
+            );
         }
         // The same filters with a changed page size may continue.
         client
-            .list_services(ListServicesRequest { page_size: 20, page_token: token, agencies: vec!["agencies/cra-arc".into()], ..Default::default() })
+            .list_services(ListServicesRequest {
+                page_size: 20,
+                page_token: token,
+                agencies: vec!["agencies/cra-arc".into()],
+                ..Default::default()
+            })
             .await
             .expect("a token continues its own query");
     }

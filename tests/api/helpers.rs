@@ -23,7 +23,9 @@ use single_window::{
 use sqlx::{Connection as _, Executor as _, PgConnection};
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 /// A storage backend under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +40,15 @@ pub fn backends() -> Vec<Backend> {
     match pg_server_url() {
         Some(_) => vec![Backend::Sqlite, Backend::Postgres],
         None if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TEST_DATABASE_URL is not: the PostgreSQL backend must be tested in CI")
+            panic!(
+                "CI is set but TEST_DATABASE_URL is not: the PostgreSQL backend must be tested in CI"
+            )
         }
         None => {
             SKIP_NOTICE.call_once(|| {
-                eprintln!("note: TEST_DATABASE_URL is not set; PostgreSQL cases are skipped (SQLite only)");
+                eprintln!(
+                    "note: TEST_DATABASE_URL is not set; PostgreSQL cases are skipped (SQLite only)"
+                );
             });
             vec![Backend::Sqlite]
         }
@@ -50,12 +56,16 @@ pub fn backends() -> Vec<Backend> {
 }
 
 fn pg_server_url() -> Option<String> {
-    std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// `url` with its database replaced by `database`.
 fn pg_url_for(url: &str, database: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("TEST_DATABASE_URL has a database path");
+    let (base, _) = url
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL has a database path");
     format!("{base}/{database}")
 }
 
@@ -84,7 +94,11 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                Self { url, _dir: Some(dir), pg_database: None }
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    pg_database: None,
+                }
             }
             Backend::Postgres => Self::postgres(None).await,
         }
@@ -97,7 +111,11 @@ impl TestDb {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let path = dir.path().join("test.db");
                 std::fs::copy(sqlite_template().await, &path).expect("copy the SQLite template");
-                Self { url: format!("sqlite://{}", path.display()), _dir: Some(dir), pg_database: None }
+                Self {
+                    url: format!("sqlite://{}", path.display()),
+                    _dir: Some(dir),
+                    pg_database: None,
+                }
             }
             Backend::Postgres => Self::postgres(Some(pg_template().await)).await,
         }
@@ -106,7 +124,9 @@ impl TestDb {
     async fn postgres(template: Option<&str>) -> Self {
         let server = pg_server_url().expect("TEST_DATABASE_URL");
         let name = format!("sw_test_{}", unique_suffix());
-        let mut admin = PgConnection::connect(&server).await.expect("connect to TEST_DATABASE_URL");
+        let mut admin = PgConnection::connect(&server)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
         let sql = match template {
             Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
             None => format!("CREATE DATABASE {name}"),
@@ -119,19 +139,32 @@ impl TestDb {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         admin.close().await.ok();
-        Self { url: pg_url_for(&server, &name), _dir: None, pg_database: Some(name) }
+        Self {
+            url: pg_url_for(&server, &name),
+            _dir: None,
+            pg_database: Some(name),
+        }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let (Some(name), Some(server)) = (self.pg_database.take(), pg_server_url()) else { return };
+        let (Some(name), Some(server)) = (self.pg_database.take(), pg_server_url()) else {
+            return;
+        };
         // Drop runs outside any runtime guarantee: use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(async {
                 if let Ok(mut admin) = PgConnection::connect(&server).await {
-                    let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                    let _ = admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await;
                 }
             });
         })
@@ -142,16 +175,29 @@ impl Drop for TestDb {
 fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    format!("{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
 }
 
 /// Migrates `url` and imports the built-in catalogue.
 async fn load_catalogue(url: &str) {
-    let store = Store::connect(url, &PoolSettings::default()).await.expect("connect");
+    let store = Store::connect(url, &PoolSettings::default())
+        .await
+        .expect("connect");
     store.migrate().await.expect("migrate");
     let (catalog, _) = import::build(import::BUILTIN).expect("the built-in catalogue builds");
-    store.import_catalog(&catalog, ImportMode::Replace).await.expect("import");
+    store
+        .import_catalog(&catalog, ImportMode::Replace)
+        .await
+        .expect("import");
     store.close().await;
 }
 
@@ -162,16 +208,23 @@ fn build_once<T: Send + Sync + 'static>(
     make: fn() -> T,
 ) -> impl Future<Output = &'static T> {
     cell.get_or_init(move || async move {
-        tokio::task::spawn_blocking(make).await.expect("template builder thread")
+        tokio::task::spawn_blocking(make)
+            .await
+            .expect("template builder thread")
     })
 }
 
 fn on_own_runtime<F: Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
 }
 
 async fn sqlite_template() -> &'static PathBuf {
-    static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().expect("temp dir"));
+    static DIR: LazyLock<tempfile::TempDir> =
+        LazyLock::new(|| tempfile::tempdir().expect("temp dir"));
     static TEMPLATE: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
     build_once(&TEMPLATE, || {
         let path = DIR.path().join("template.db");
@@ -255,16 +308,31 @@ impl TestApp {
 
     /// The health status of `service` (`""` for the whole server).
     pub async fn health_status(&self, service: &str) -> ServingStatus {
-        let request = HealthCheckRequest { service: service.to_owned() };
-        let response = self.health.clone().check(request).await.expect("health check answers");
+        let request = HealthCheckRequest {
+            service: service.to_owned(),
+        };
+        let response = self
+            .health
+            .clone()
+            .check(request)
+            .await
+            .expect("health check answers");
         ServingStatus::try_from(response.into_inner().status).expect("a known status")
     }
 
     /// Waits for the catalogue service to report SERVING (health Watch, no polling sleeps).
     pub async fn wait_until_serving(&self) {
-        let request = HealthCheckRequest { service: "singlewindow.v1.CatalogService".to_owned() };
+        let request = HealthCheckRequest {
+            service: "singlewindow.v1.CatalogService".to_owned(),
+        };
         let wait = async {
-            let mut stream = self.health.clone().watch(request).await.expect("health watch").into_inner();
+            let mut stream = self
+                .health
+                .clone()
+                .watch(request)
+                .await
+                .expect("health watch")
+                .into_inner();
             while let Some(message) = stream.message().await.expect("health stream") {
                 if message.status == ServingStatus::Serving as i32 {
                     return;
@@ -272,7 +340,9 @@ impl TestApp {
             }
             panic!("health stream ended before SERVING");
         };
-        tokio::time::timeout(Duration::from_secs(120), wait).await.expect("the server became SERVING");
+        tokio::time::timeout(Duration::from_secs(120), wait)
+            .await
+            .expect("the server became SERVING");
     }
 
     /// Sends the shutdown signal and returns what the server returned.

@@ -21,7 +21,9 @@ async fn a_server_on_an_empty_store_imports_the_built_in_catalogue_and_serves() 
         let db = TestDb::empty(backend).await;
         if backend == Backend::Postgres {
             // PostgreSQL is migrated by `single-window migrate`, never by the server.
-            let store = Store::connect(&db.url, &PoolSettings::default()).await.expect("connect");
+            let store = Store::connect(&db.url, &PoolSettings::default())
+                .await
+                .expect("connect");
             store.migrate().await.expect("migrate");
             store.close().await;
         }
@@ -45,11 +47,20 @@ async fn a_running_server_swaps_in_a_newer_catalogue() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         let (mut catalog, _) = import::build(import::BUILTIN).expect("catalogue");
-        let ei = catalog.services.iter_mut().find(|s| s.id == "1003").expect("EI");
+        let ei = catalog
+            .services
+            .iter_mut()
+            .find(|s| s.id == "1003")
+            .expect("EI");
         ei.name.en = "Employment Insurance (renamed)".to_owned();
         catalog.services.retain(|s| s.id != "SRV03054");
-        let store = Store::connect(&app.db.url, &PoolSettings::default()).await.expect("connect");
-        let outcome = store.import_catalog(&catalog, ImportMode::Replace).await.expect("import");
+        let store = Store::connect(&app.db.url, &PoolSettings::default())
+            .await
+            .expect("connect");
+        let outcome = store
+            .import_catalog(&catalog, ImportMode::Replace)
+            .await
+            .expect("import");
         assert_eq!((outcome.changed, outcome.retired_services), (true, 1));
         store.close().await;
         let renamed = async {
@@ -57,25 +68,39 @@ async fn a_running_server_swaps_in_a_newer_catalogue() {
                 let service = app
                     .catalog
                     .clone()
-                    .get_service(GetServiceRequest { name: "services/1003".into() })
+                    .get_service(GetServiceRequest {
+                        name: "services/1003".into(),
+                    })
                     .await
                     .expect("GetService")
                     .into_inner();
-                if service.display_name.expect("name").en.ends_with("(renamed)") {
+                if service
+                    .display_name
+                    .expect("name")
+                    .en
+                    .ends_with("(renamed)")
+                {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         };
-        tokio::time::timeout(Duration::from_secs(60), renamed).await.expect("the new catalogue was swapped in");
+        tokio::time::timeout(Duration::from_secs(60), renamed)
+            .await
+            .expect("the new catalogue was swapped in");
         let retired = app
             .catalog
             .clone()
-            .get_service(GetServiceRequest { name: "services/SRV03054".into() })
+            .get_service(GetServiceRequest {
+                name: "services/SRV03054".into(),
+            })
             .await
             .expect("a retired service can still be read")
             .into_inner();
-        assert_eq!(retired.state, single_window::proto::v1::ServiceState::Retired as i32);
+        assert_eq!(
+            retired.state,
+            single_window::proto::v1::ServiceState::Retired as i32
+        );
         let page = app
             .catalog
             .clone()
@@ -83,7 +108,10 @@ async fn a_running_server_swaps_in_a_newer_catalogue() {
             .await
             .expect("ListServices")
             .into_inner();
-        assert_eq!(page.total_size, 1750, "{backend:?}: retired services are not listed");
+        assert_eq!(
+            page.total_size, 1750,
+            "{backend:?}: retired services are not listed"
+        );
     }
 }
 
@@ -95,15 +123,22 @@ async fn an_unreachable_database_keeps_the_server_not_serving_and_calls_unavaila
     args.shutdown_timeout = Duration::from_secs(1);
     let app = TestApp::start(db, Some(args)).await;
     assert_eq!(app.health_status("").await, ServingStatus::NotServing);
-    assert_eq!(app.health_status("singlewindow.v1.CatalogService").await, ServingStatus::NotServing);
+    assert_eq!(
+        app.health_status("singlewindow.v1.CatalogService").await,
+        ServingStatus::NotServing
+    );
     let status = app
         .catalog
         .clone()
-        .get_service(GetServiceRequest { name: "services/1003".into() })
+        .get_service(GetServiceRequest {
+            name: "services/1003".into(),
+        })
         .await
         .expect_err("no catalogue yet");
     assert_error(&status, Code::Unavailable, "SERVICE_UNAVAILABLE", None);
-    app.stop().await.expect("a server still waiting for its database stops cleanly");
+    app.stop()
+        .await
+        .expect("a server still waiting for its database stops cleanly");
 }
 
 #[tokio::test]
@@ -111,20 +146,28 @@ async fn an_unknown_database_scheme_stops_the_server_with_a_clear_error() {
     let db = TestDb::empty(Backend::Sqlite).await;
     let mut app = TestApp::start(db, Some(serve_args("mysql://localhost/x"))).await;
     let error = app.join().await.expect_err("refused");
-    assert!(format!("{error:#}").contains("unsupported scheme `mysql`"), "{error:#}");
+    assert!(
+        format!("{error:#}").contains("unsupported scheme `mysql`"),
+        "{error:#}"
+    );
 }
 
 #[tokio::test]
 async fn a_schema_newer_than_the_binary_stops_the_server() {
     for backend in backends() {
         let db = TestDb::empty(backend).await;
-        let store = Store::connect(&db.url, &PoolSettings::default()).await.expect("connect");
+        let store = Store::connect(&db.url, &PoolSettings::default())
+            .await
+            .expect("connect");
         store.migrate().await.expect("migrate");
         store.close().await;
         insert_unknown_migration(&db.url).await;
         let mut app = TestApp::start(db, None).await;
         let error = app.join().await.expect_err("refused");
-        assert!(format!("{error:#}").contains("newer than this binary"), "{backend:?}: {error:#}");
+        assert!(
+            format!("{error:#}").contains("newer than this binary"),
+            "{backend:?}: {error:#}"
+        );
     }
 }
 
@@ -156,21 +199,39 @@ async fn an_unmigrated_postgres_database_stops_the_server_asking_for_migrate() {
     let db = TestDb::empty(Backend::Postgres).await;
     let mut app = TestApp::start(db, None).await;
     let error = app.join().await.expect_err("refused");
-    assert!(format!("{error:#}").contains("single-window migrate"), "{error:#}");
+    assert!(
+        format!("{error:#}").contains("single-window migrate"),
+        "{error:#}"
+    );
 }
 
 #[tokio::test]
 async fn health_turns_not_serving_while_draining() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
-        let request = HealthCheckRequest { service: String::new() };
-        let mut stream = app.health.clone().watch(request).await.expect("watch").into_inner();
+        let request = HealthCheckRequest {
+            service: String::new(),
+        };
+        let mut stream = app
+            .health
+            .clone()
+            .watch(request)
+            .await
+            .expect("watch")
+            .into_inner();
         let first = stream.message().await.expect("stream").expect("a status");
         assert_eq!(first.status, ServingStatus::Serving as i32);
         let stopping = tokio::spawn(app.stop());
-        let next = stream.message().await.expect("stream").expect("a status while draining");
+        let next = stream
+            .message()
+            .await
+            .expect("stream")
+            .expect("a status while draining");
         assert_eq!(next.status, ServingStatus::NotServing as i32, "{backend:?}");
-        stopping.await.expect("join").expect("stopped within the deadline");
+        stopping
+            .await
+            .expect("join")
+            .expect("stopped within the deadline");
     }
 }
 
@@ -180,7 +241,10 @@ async fn grpc_web_over_http1_answers_an_allowed_browser_origin() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let message = GetServiceRequest { name: "services/1003".into() }.encode_to_vec();
+    let message = GetServiceRequest {
+        name: "services/1003".into(),
+    }
+    .encode_to_vec();
     let mut body = vec![0u8];
     body.extend_from_slice(&u32::try_from(message.len()).expect("small").to_be_bytes());
     body.extend_from_slice(&message);
@@ -190,15 +254,26 @@ async fn grpc_web_over_http1_answers_an_allowed_browser_origin() {
         app.addr,
         body.len()
     );
-    let mut socket = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let mut socket = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
     socket.write_all(head.as_bytes()).await.expect("write head");
     socket.write_all(&body).await.expect("write body");
     let mut response = Vec::new();
     socket.read_to_end(&mut response).await.expect("read");
     let text = String::from_utf8_lossy(&response).to_lowercase();
     assert!(text.starts_with("http/1.1 200"), "{text}");
-    assert!(text.contains("access-control-allow-origin: https://portal.example.ca"), "{text}");
+    assert!(
+        text.contains("access-control-allow-origin: https://portal.example.ca"),
+        "{text}"
+    );
     assert!(text.contains("application/grpc-web"), "{text}");
-    assert!(text.contains("employment insurance"), "the service is in the body");
-    assert!(text.contains("grpc-status:0"), "trailers report success: {text}");
+    assert!(
+        text.contains("employment insurance"),
+        "the service is in the body"
+    );
+    assert!(
+        text.contains("grpc-status:0"),
+        "trailers report success: {text}"
+    );
 }

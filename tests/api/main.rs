@@ -14,11 +14,15 @@ use tonic_types::StatusExt as _;
 pub fn assert_error(status: &Status, code: Code, reason: &str, field: Option<&str>) {
     assert_eq!(status.code(), code, "unexpected status: {status:?}");
     let details = status.get_error_details();
-    let info = details.error_info().unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    let info = details
+        .error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
     assert_eq!(info.reason, reason, "{status:?}");
     assert_eq!(info.domain, "singlewindow.v1");
     if let Some(field) = field {
-        let bad = details.bad_request().unwrap_or_else(|| panic!("no BadRequest in {status:?}"));
+        let bad = details
+            .bad_request()
+            .unwrap_or_else(|| panic!("no BadRequest in {status:?}"));
         assert!(
             bad.field_violations.iter().any(|v| v.field == field),
             "BadRequest does not name `{field}`: {:?}",

@@ -10,7 +10,9 @@ async fn every_backend_meets_the_store_contract() {
         let databases = std::sync::Mutex::new(Vec::new());
         conformance::run_all(|| async {
             let db = TestDb::empty(backend).await;
-            let store = Store::connect(&db.url, &PoolSettings::default()).await.expect("connect");
+            let store = Store::connect(&db.url, &PoolSettings::default())
+                .await
+                .expect("connect");
             databases.lock().unwrap().push(db);
             store
         })
@@ -21,7 +23,9 @@ async fn every_backend_meets_the_store_contract() {
 #[test]
 fn both_migration_folders_list_the_same_versions_and_names() {
     let list = |backend: &str| -> Vec<String> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .expect("migrations folder")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

