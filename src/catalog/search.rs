@@ -43,8 +43,9 @@ struct WeightedField {
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    id: Field,
     fields: Vec<WeightedField>,
+    /// Service id of each document, by document id (one segment, documents in insertion order).
+    ids: Vec<String>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -105,7 +106,9 @@ impl SearchIndex {
         index.tokenizers().register(EN, analyzer(Language::English));
         index.tokenizers().register(FR, analyzer(Language::French));
         let mut writer = index.writer_with_num_threads(1, 32_000_000)?;
+        let mut ids = Vec::new();
         for doc in documents {
+            ids.push(doc.service.id.clone());
             writer.add_document(Self::document(id, &fields, &doc))?;
         }
         writer.commit()?;
@@ -113,12 +116,42 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        Self::check_document_order(&reader, id, &ids)?;
         Ok(Self {
             index,
             reader,
-            id,
             fields,
+            ids,
         })
+    }
+
+    /// Confirms that document ids follow insertion order (one segment), so a hit maps to its
+    /// service without reading the document store on every query.
+    fn check_document_order(
+        reader: &IndexReader,
+        id: Field,
+        ids: &[String],
+    ) -> Result<(), SearchError> {
+        let searcher = reader.searcher();
+        let stored = |doc: usize| -> Option<String> {
+            let address = tantivy::DocAddress::new(0, u32::try_from(doc).ok()?);
+            let document: TantivyDocument = searcher.doc(address).ok()?;
+            document
+                .get_first(id)
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
+        let in_order = searcher.segment_readers().len() <= 1
+            && ids
+                .iter()
+                .enumerate()
+                .all(|(doc, expected)| stored(doc).as_deref() == Some(expected.as_str()));
+        if in_order {
+            Ok(())
+        } else {
+            Err(SearchError(tantivy::TantivyError::InternalError(
+                "search documents are not in insertion order".to_owned(),
+            )))
+        }
     }
 
     fn document(id: Field, fields: &[WeightedField], doc: &SearchDocument<'_>) -> TantivyDocument {
@@ -159,17 +192,13 @@ impl SearchIndex {
         let query = self.query(text);
         let searcher = self.reader.searcher();
         let hits = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
-        hits.into_iter()
-            .map(|(score, address)| {
-                let doc: TantivyDocument = searcher.doc(address)?;
-                let id = doc
-                    .get_first(self.id)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned();
-                Ok((id, score))
+        Ok(hits
+            .into_iter()
+            .filter_map(|(score, address)| {
+                let id = self.ids.get(usize::try_from(address.doc_id).ok()?)?;
+                Some((id.clone(), score))
             })
-            .collect()
+            .collect())
     }
 
     /// One optional clause per analysed term and field, weighted by the field.
