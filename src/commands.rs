@@ -15,7 +15,11 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     let store = Store::connect(&args.database_url, &args.pool_settings()).await?;
     let before = store.schema_status().await?;
     store.migrate().await?;
-    tracing::info!(before = %before, "migrations applied; the schema is current");
+    if before == SchemaStatus::Current {
+        tracing::info!("the schema was already current; nothing to apply");
+    } else {
+        tracing::info!("migrations applied; the schema is current");
+    }
     store.close().await;
     Ok(())
 }

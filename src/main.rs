@@ -26,7 +26,6 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "single-window failed");
-            eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -516,3 +516,26 @@ mod labelled {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_and_yields_finite_non_negative_limits(text in "\\PC{0,200}") {
+            for t in parse_thresholds(&text) {
+                prop_assert!(t.value.is_finite() && t.value >= 0.0);
+            }
+        }
+
+        #[test]
+        fn reads_any_number_of_business_days(n in 1u32..100_000, working in any::<bool>()) {
+            let word = if working { "working" } else { "business" };
+            let text = format!("A decision within {n} {word} days of receipt.");
+            prop_assert_eq!(parse_thresholds(&text), vec![Threshold { value: f64::from(n), unit: DurationUnit::BusinessDays }]);
+        }
+    }
+}

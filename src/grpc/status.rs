@@ -113,3 +113,36 @@ fn internal(error: &(dyn std::error::Error + 'static)) -> Status {
         |_| {},
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::StatusExt as _;
+
+    use super::*;
+    use crate::error::FieldViolation;
+
+    #[test]
+    fn driver_errors_become_a_fixed_internal_message() {
+        let driver = sqlx::Error::Protocol("relation \"services\" does not exist (SQLSTATE 42P01)".to_owned());
+        let status = Status::from(AppError::Store(StoreError::Database(driver)));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "internal error");
+        assert_eq!(status.get_error_details().error_info().map(|i| i.reason.as_str()), Some("INTERNAL"));
+        let unavailable = Status::from(AppError::Store(StoreError::Unavailable(sqlx::Error::PoolTimedOut)));
+        assert_eq!(unavailable.code(), Code::Unavailable);
+        assert!(!unavailable.message().contains("pool"), "{}", unavailable.message());
+    }
+
+    #[test]
+    fn bad_input_names_every_field() {
+        let status = Status::from(AppError::InvalidArgument(vec![
+            FieldViolation::new("page_size", "must not be negative"),
+            FieldViolation::new("channels[0]", "0 is not a valid value"),
+        ]));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let fields: Vec<_> = details.bad_request().expect("BadRequest").field_violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["page_size", "channels[0]"]);
+        assert_eq!(details.error_info().expect("ErrorInfo").domain, ERROR_DOMAIN);
+    }
+}
