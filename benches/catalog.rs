@@ -11,7 +11,8 @@ use single_window::{
     catalog::{Snapshot, import},
     config::{DatabaseArgs, ServeArgs},
     proto::v1::{
-        GetServiceRequest, ListServicesRequest, SearchServicesRequest, catalog_service_client::CatalogServiceClient,
+        GetServiceRequest, ListServicesRequest, SearchServicesRequest,
+        catalog_service_client::CatalogServiceClient,
     },
     startup::Application,
 };
@@ -23,7 +24,11 @@ const CONCURRENCY: usize = 16;
 fn resident_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -60,7 +65,11 @@ where
         task.await.expect("task");
     }
     let throughput = (CALLS / CONCURRENCY * CONCURRENCY) as f64 / started.elapsed().as_secs_f64();
-    (latencies[CALLS / 2], latencies[CALLS * 99 / 100], throughput)
+    (
+        latencies[CALLS / 2],
+        latencies[CALLS * 99 / 100],
+        throughput,
+    )
 }
 
 #[tokio::main]
@@ -73,7 +82,10 @@ async fn main() {
     let snapshot = Snapshot::build(1, catalog).expect("snapshot");
     let index = t.elapsed();
     let after = resident_kib();
-    println!("catalogue: parse {parse:.1?}, snapshot and search index {index:.1?}, resident memory +{} MiB", (after.saturating_sub(before)) / 1024);
+    println!(
+        "catalogue: parse {parse:.1?}, snapshot and search index {index:.1?}, resident memory +{} MiB",
+        (after.saturating_sub(before)) / 1024
+    );
     drop(snapshot);
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -94,23 +106,38 @@ async fn main() {
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    let channel = tonic::transport::Endpoint::from_shared(url).expect("url").connect().await.expect("connect");
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
     let health = HealthClient::new(channel.clone());
     let catalog = CatalogServiceClient::new(channel);
     loop {
-        let probe = catalog.clone().get_service(GetServiceRequest { name: "services/1003".into() }).await;
+        let probe = catalog
+            .clone()
+            .get_service(GetServiceRequest {
+                name: "services/1003".into(),
+            })
+            .await;
         if probe.is_ok() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
-    println!("{CALLS} sequential calls (p50, p99) and {CONCURRENCY} concurrent callers (calls/s); ratio = p50 / health p50");
+    println!(
+        "{CALLS} sequential calls (p50, p99) and {CONCURRENCY} concurrent callers (calls/s); ratio = p50 / health p50"
+    );
     let h = health.clone();
     let baseline = measure(move || {
         let mut h = h.clone();
         async move {
-            h.check(HealthCheckRequest { service: String::new() }).await.expect("check");
+            h.check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .expect("check");
         }
     })
     .await;
@@ -119,7 +146,11 @@ async fn main() {
     let get = measure(move || {
         let mut c = c.clone();
         async move {
-            c.get_service(GetServiceRequest { name: "services/1003".into() }).await.expect("get");
+            c.get_service(GetServiceRequest {
+                name: "services/1003".into(),
+            })
+            .await
+            .expect("get");
         }
     })
     .await;
@@ -128,7 +159,12 @@ async fn main() {
     let list = measure(move || {
         let mut c = c.clone();
         async move {
-            c.list_services(ListServicesRequest { page_size: 50, ..Default::default() }).await.expect("list");
+            c.list_services(ListServicesRequest {
+                page_size: 50,
+                ..Default::default()
+            })
+            .await
+            .expect("list");
         }
     })
     .await;
@@ -137,7 +173,11 @@ async fn main() {
     let search = measure(move || {
         let mut c = c.clone();
         async move {
-            let request = SearchServicesRequest { query: "I lost my job and need money".into(), page_size: 10, ..Default::default() };
+            let request = SearchServicesRequest {
+                query: "I lost my job and need money".into(),
+                page_size: 10,
+                ..Default::default()
+            };
             c.search_services(request).await.expect("search");
         }
     })
@@ -148,5 +188,8 @@ async fn main() {
 }
 
 fn report(name: &str, (p50, p99, throughput): (f64, f64, f64), baseline_p50: f64) {
-    println!("{name:<28} p50 {p50:>8.0} us  p99 {p99:>8.0} us  {throughput:>8.0} calls/s  ratio {:>5.1}", p50 / baseline_p50);
+    println!(
+        "{name:<28} p50 {p50:>8.0} us  p99 {p99:>8.0} us  {throughput:>8.0} calls/s  ratio {:>5.1}",
+        p50 / baseline_p50
+    );
 }

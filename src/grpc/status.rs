@@ -123,14 +123,28 @@ mod tests {
 
     #[test]
     fn driver_errors_become_a_fixed_internal_message() {
-        let driver = sqlx::Error::Protocol("relation \"services\" does not exist (SQLSTATE 42P01)".to_owned());
+        let driver = sqlx::Error::Protocol(
+            "relation \"services\" does not exist (SQLSTATE 42P01)".to_owned(),
+        );
         let status = Status::from(AppError::Store(StoreError::Database(driver)));
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
-        assert_eq!(status.get_error_details().error_info().map(|i| i.reason.as_str()), Some("INTERNAL"));
-        let unavailable = Status::from(AppError::Store(StoreError::Unavailable(sqlx::Error::PoolTimedOut)));
+        assert_eq!(
+            status
+                .get_error_details()
+                .error_info()
+                .map(|i| i.reason.as_str()),
+            Some("INTERNAL")
+        );
+        let unavailable = Status::from(AppError::Store(StoreError::Unavailable(
+            sqlx::Error::PoolTimedOut,
+        )));
         assert_eq!(unavailable.code(), Code::Unavailable);
-        assert!(!unavailable.message().contains("pool"), "{}", unavailable.message());
+        assert!(
+            !unavailable.message().contains("pool"),
+            "{}",
+            unavailable.message()
+        );
     }
 
     #[test]
@@ -141,8 +155,17 @@ mod tests {
         ]));
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
-        let fields: Vec<_> = details.bad_request().expect("BadRequest").field_violations.iter().map(|v| v.field.as_str()).collect();
+        let fields: Vec<_> = details
+            .bad_request()
+            .expect("BadRequest")
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(fields, ["page_size", "channels[0]"]);
-        assert_eq!(details.error_info().expect("ErrorInfo").domain, ERROR_DOMAIN);
+        assert_eq!(
+            details.error_info().expect("ErrorInfo").domain,
+            ERROR_DOMAIN
+        );
     }
 }
