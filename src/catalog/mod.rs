@@ -3,6 +3,7 @@
 
 pub mod eval;
 pub mod import;
+mod overlay;
 pub mod search;
 pub mod snapshot;
 mod text;

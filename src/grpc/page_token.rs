@@ -43,7 +43,7 @@ pub fn decode<K: DeserializeOwned>(token: &str, fingerprint: &str) -> Result<Opt
         .map_err(|_| AppError::InvalidPageToken("page_token is malformed"))?;
     if token.q != fingerprint {
         return Err(AppError::InvalidPageToken(
-            "page_token was issued for a request with other filters; start again without it",
+            "page_token was issued for another request (other filters or, for search, an older catalogue); start again without it",
         ));
     }
     Ok(Some(token.k))
