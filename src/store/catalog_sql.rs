@@ -253,3 +253,69 @@ pub(super) fn decode_catalog(
         life_events,
     })
 }
+
+/// Reads the whole stored catalogue on `conn`, inside the caller's read transaction.
+pub(super) async fn read_catalog<DB>(conn: &mut DB::Connection) -> StoreResult<(i64, Catalog)>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (String, bool): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let generation: Option<i64> = sqlx::query_scalar(SELECT_GENERATION)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let agencies: Vec<String> = sqlx::query_scalar(SELECT_AGENCIES)
+        .fetch_all(&mut *conn)
+        .await?;
+    let services: Vec<(String, bool)> = sqlx::query_as(SELECT_SERVICES)
+        .fetch_all(&mut *conn)
+        .await?;
+    let standards: Vec<(String, bool)> = sqlx::query_as(SELECT_STANDARDS)
+        .fetch_all(&mut *conn)
+        .await?;
+    let events: Vec<String> = sqlx::query_scalar(SELECT_LIFE_EVENTS)
+        .fetch_all(&mut *conn)
+        .await?;
+    let catalog = decode_catalog(&agencies, &services, &standards, &events)?;
+    Ok((generation.unwrap_or(0), catalog))
+}
+
+/// Plans and executes an import on `conn`, inside the caller's transaction, which must already
+/// hold the lock that serialises imports.
+pub(super) async fn import_in<DB>(
+    conn: &mut DB::Connection,
+    catalog: &Catalog,
+    mode: ImportMode,
+    now_unix_ms: i64,
+) -> StoreResult<ImportOutcome>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let state: Option<(i64, String)> = sqlx::query_as(SELECT_STATE)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let active: Vec<String> = sqlx::query_scalar(SELECT_ACTIVE_SERVICE_IDS)
+        .fetch_all(&mut *conn)
+        .await?;
+    let plan = plan_import(state, &active, catalog, mode, now_unix_ms)?;
+    for statement in plan.statements {
+        let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(statement.sql));
+        for param in statement.params {
+            query = match param {
+                Param::Text(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
+            };
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(plan.outcome)
+}

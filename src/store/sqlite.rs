@@ -4,15 +4,14 @@
 use std::str::FromStr;
 
 use sqlx::{
-    AssertSqlSafe, SqlitePool,
+    SqlitePool,
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use super::{
     CatalogStore, ImportMode, ImportOutcome, PoolSettings, SchemaStatus, SchemaStore, StoreError,
-    StoreResult,
-    catalog_sql::{self, Param},
+    StoreResult, catalog_sql,
 };
 use crate::domain::catalog::Catalog;
 
@@ -95,24 +94,9 @@ impl CatalogStore for SqliteStore {
     async fn load_catalog(&self) -> StoreResult<(i64, Catalog)> {
         // One read transaction: a consistent view even while an import commits.
         let mut tx = self.pool.begin().await?;
-        let generation: Option<i64> = sqlx::query_scalar(catalog_sql::SELECT_GENERATION)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let agencies: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_AGENCIES)
-            .fetch_all(&mut *tx)
-            .await?;
-        let services: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_SERVICES)
-            .fetch_all(&mut *tx)
-            .await?;
-        let standards: Vec<(String, bool)> = sqlx::query_as(catalog_sql::SELECT_STANDARDS)
-            .fetch_all(&mut *tx)
-            .await?;
-        let events: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_LIFE_EVENTS)
-            .fetch_all(&mut *tx)
-            .await?;
+        let loaded = catalog_sql::read_catalog::<sqlx::Sqlite>(&mut tx).await?;
         tx.commit().await?;
-        let catalog = catalog_sql::decode_catalog(&agencies, &services, &standards, &events)?;
-        Ok((generation.unwrap_or(0), catalog))
+        Ok(loaded)
     }
 
     async fn import_catalog(
@@ -121,25 +105,10 @@ impl CatalogStore for SqliteStore {
         mode: ImportMode,
     ) -> StoreResult<ImportOutcome> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let state: Option<(i64, String)> = sqlx::query_as(catalog_sql::SELECT_STATE)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let active: Vec<String> = sqlx::query_scalar(catalog_sql::SELECT_ACTIVE_SERVICE_IDS)
-            .fetch_all(&mut *tx)
-            .await?;
-        let plan = catalog_sql::plan_import(state, &active, catalog, mode, now_unix_ms())?;
-        for statement in plan.statements {
-            let mut query = sqlx::query(AssertSqlSafe(statement.sql));
-            for param in statement.params {
-                query = match param {
-                    Param::Text(v) => query.bind(v),
-                    Param::Int(v) => query.bind(v),
-                };
-            }
-            query.execute(&mut *tx).await?;
-        }
+        let outcome =
+            catalog_sql::import_in::<sqlx::Sqlite>(&mut tx, catalog, mode, now_unix_ms()).await?;
         tx.commit().await?;
-        Ok(plan.outcome)
+        Ok(outcome)
     }
 }
 
