@@ -75,6 +75,7 @@ impl Application {
             .build_v1alpha()?;
         let router = Server::builder()
             .accept_http1(true)
+            .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
             .layer(cors(&self.args.cors_allowed_origins)?)
             .layer(tonic_web::GrpcWebLayer::new())
             .add_service(health_service)

@@ -24,6 +24,7 @@ where
     import_if_empty_never_replaces(&fresh().await).await;
     missing_services_are_retired_not_deleted(&fresh().await).await;
     concurrent_imports_serialise(&fresh().await).await;
+    a_cancelled_import_leaves_the_store_consistent(&fresh().await).await;
 }
 
 fn text(en: &str) -> Text {
@@ -229,4 +230,71 @@ async fn concurrent_imports_serialise<S: CatalogStore + SchemaStore>(store: &S) 
         "exactly one import wrote"
     );
     assert_eq!(store.catalog_generation().await.expect("generation"), 1);
+}
+
+async fn a_cancelled_import_leaves_the_store_consistent<S: CatalogStore + SchemaStore>(store: &S) {
+    store.migrate().await.expect("migrate");
+    store
+        .import_catalog(&sample_catalog(), ImportMode::Replace)
+        .await
+        .expect("import");
+    let mut newer = sample_catalog();
+    newer.services.pop();
+    // Cancel the import at each await point in turn: whatever it had written must roll back, and
+    // the connection it held must come back to the pool usable (not stuck in a transaction).
+    for polls in 1..12 {
+        let import = store.import_catalog(&newer, ImportMode::Replace);
+        tokio::pin!(import);
+        let mut finished = false;
+        for _ in 0..polls {
+            if futures_poll_once(import.as_mut()).await {
+                finished = true;
+                break;
+            }
+        }
+        if finished {
+            break;
+        }
+        drop(import);
+        let (generation, loaded) = store
+            .load_catalog()
+            .await
+            .expect("load after a cancelled import");
+        // All or nothing: a cancel that raced the commit may have committed, never half of it.
+        let mut expected = newer.clone();
+        expected.services.push(Service {
+            retired: true,
+            ..sample_catalog().services.pop().expect("a service")
+        });
+        expected
+            .services
+            .last_mut()
+            .expect("a service")
+            .standards
+            .clear();
+        match generation {
+            1 => assert_eq!(loaded, sample_catalog(), "a cancelled import wrote nothing"),
+            2 => assert_eq!(loaded, expected, "a completed import wrote everything"),
+            other => panic!("unexpected generation {other}"),
+        }
+    }
+    let outcome = store
+        .import_catalog(&newer, ImportMode::Replace)
+        .await
+        .expect("a later import");
+    assert!(outcome.changed || store.catalog_generation().await.expect("generation") == 2);
+}
+
+/// Polls `future` once; whether it completed.
+async fn futures_poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> bool {
+    let mut future = Some(future);
+    std::future::poll_fn(|cx| {
+        let polled = future
+            .as_mut()
+            .map(|f| f.as_mut().poll(cx).is_ready())
+            .unwrap_or(true);
+        future = None;
+        std::task::Poll::Ready(polled)
+    })
+    .await
 }

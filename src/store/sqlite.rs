@@ -118,3 +118,54 @@ pub(super) fn now_unix_ms() -> i64 {
         .unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_are_durable_wal_with_foreign_keys() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("pragmas.db").display());
+        let store = SqliteStore::connect(&url, &PoolSettings::default())
+            .await
+            .expect("connect");
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .expect("journal");
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.pool)
+            .await
+            .expect("sync");
+        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&store.pool)
+            .await
+            .expect("fk");
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&store.pool)
+            .await
+            .expect("busy");
+        assert_eq!(journal, "wal");
+        assert_eq!(
+            synchronous, 2,
+            "synchronous=FULL: an acknowledged commit survives a power loss"
+        );
+        assert_eq!(foreign_keys, 1);
+        assert_eq!(busy, 5000);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn in_memory_databases_are_refused() {
+        for url in ["sqlite::memory:", "sqlite://file?mode=memory"] {
+            let error = SqliteStore::connect(url, &PoolSettings::default())
+                .await
+                .expect_err("refused");
+            assert!(
+                matches!(error, StoreError::InvalidUrl(_)),
+                "{url}: {error:?}"
+            );
+        }
+    }
+}
