@@ -243,8 +243,7 @@ async fn a_cancelled_import_leaves_the_store_consistent<S: CatalogStore + Schema
     // Cancel the import at each await point in turn: whatever it had written must roll back, and
     // the connection it held must come back to the pool usable (not stuck in a transaction).
     for polls in 1..12 {
-        let import = store.import_catalog(&newer, ImportMode::Replace);
-        tokio::pin!(import);
+        let mut import = Box::pin(store.import_catalog(&newer, ImportMode::Replace));
         let mut finished = false;
         for _ in 0..polls {
             if futures_poll_once(import.as_mut()).await {
@@ -255,7 +254,7 @@ async fn a_cancelled_import_leaves_the_store_consistent<S: CatalogStore + Schema
         if finished {
             break;
         }
-        drop(import);
+        drop(import); // cancels the import here
         let (generation, loaded) = store
             .load_catalog()
             .await
