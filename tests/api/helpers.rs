@@ -234,19 +234,61 @@ async fn sqlite_template() -> &'static PathBuf {
     .await
 }
 
+/// The PostgreSQL template for this test binary: named after the binary's build, reused by later
+/// runs of the same build, and replacing the templates of older builds (so they do not pile up).
 async fn pg_template() -> &'static str {
     static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    build_once(&TEMPLATE, || {
-        on_own_runtime(async {
-            let db = TestDb::postgres(None).await;
-            load_catalogue(&db.url).await;
-            let name = db.pg_database.clone().expect("a PostgreSQL database");
-            std::mem::forget(db); // kept for the whole run: every PostgreSQL test clones it
-            name
-        })
-    })
-    .await
-    .as_str()
+    build_once(&TEMPLATE, || on_own_runtime(ensure_pg_template()))
+        .await
+        .as_str()
+}
+
+fn build_id() -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    let meta = std::fs::metadata(&exe).expect("test binary metadata");
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    format!("{:x}{:x}", modified.as_secs(), meta.len())
+}
+
+async fn ensure_pg_template() -> String {
+    let server = pg_server_url().expect("TEST_DATABASE_URL");
+    let name = format!("sw_tpl_{}", build_id());
+    let mut admin = PgConnection::connect(&server)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    let existing: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'sw_tpl_%'")
+            .fetch_all(&mut admin)
+            .await
+            .expect("list templates");
+    if existing.contains(&name) {
+        return name;
+    }
+    for old in existing {
+        // Another run may be using it: then it stays, and a later run removes it.
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {old}"
+            )))
+            .await;
+    }
+    let building = TestDb::postgres(None).await;
+    load_catalogue(&building.url).await;
+    let temporary = building.pg_database.clone().expect("a PostgreSQL database");
+    let renamed = admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {temporary} RENAME TO {name}"
+        )))
+        .await;
+    if renamed.is_ok() {
+        std::mem::forget(building); // now the template; kept for later runs
+    } // otherwise a concurrent run made it first: ours is dropped with `building`
+    admin.close().await.ok();
+    name
 }
 
 /// A running server and its clients.
