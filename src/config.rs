@@ -94,8 +94,8 @@ pub struct DatabaseArgs {
     )]
     pub database_max_connections: u32,
 
-    /// How long a call waits for a database connection before failing with UNAVAILABLE
-    /// (`500ms`, `5s`, `1m`).
+    /// How long a database operation waits for a free connection before failing (`500ms`, `5s`,
+    /// `1m`). Catalogue calls never wait on it: they are answered from memory.
     #[arg(long, env = "SINGLE_WINDOW_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub database_acquire_timeout: Duration,
 }
@@ -131,7 +131,7 @@ pub struct ServeArgs {
     pub cors_allowed_origins: Vec<String>,
 
     /// How often to check the database for a newer catalogue and swap it in.
-    #[arg(long, env = "SINGLE_WINDOW_CATALOG_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "SINGLE_WINDOW_CATALOG_POLL_INTERVAL", default_value = "30s", value_parser = parse_positive_duration)]
     pub catalog_poll_interval: Duration,
 
     /// On SIGTERM or SIGINT, how long calls in flight may finish before the server stops anyway.
@@ -179,6 +179,14 @@ pub struct EvalRoutingArgs {
     pub files: CatalogFiles,
 }
 
+/// Parses a duration above zero.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!("`{text}` must be above zero")),
+        d => Ok(d),
+    }
+}
+
 /// Parses `250ms`, `5s`, `2m` or `1h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -212,6 +220,9 @@ mod tests {
         for bad in ["", "5", "s", "-1s", "1.5s", "5 days"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
         }
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_positive_duration("0s").is_err());
+        assert!(parse_positive_duration("0ms").is_err());
     }
 
     #[test]

@@ -35,5 +35,6 @@ async fn serve(args: single_window::config::ServeArgs) -> anyhow::Result<()> {
     Application::build(args)
         .await?
         .run_until_stopped(shutdown::signal())
-        .await
+        .await?;
+    Ok(())
 }

@@ -12,6 +12,8 @@ use anyhow::{Context as _, bail};
 use tokio::{net::TcpListener, sync::oneshot};
 use tonic::transport::{Server, server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::health::DrainingHealth;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
@@ -59,9 +61,11 @@ impl Application {
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let (health, health_service) = tonic_health::server::health_reporter();
+    ) -> anyhow::Result<Stopped> {
+        let health = HealthReporter::new();
         set_health(&health, ServingStatus::NotServing).await;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let health_service = DrainingHealth::server(health.clone(), stop_rx.clone());
         let catalogue = Arc::new(Catalogue::default());
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -91,7 +95,6 @@ impl Application {
         let mut server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
             let _ = drain_rx.await;
         }));
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut ready = tokio::spawn(prepare_and_watch(
             self.args.clone(),
             catalogue,
@@ -107,29 +110,43 @@ impl Application {
                 Err(join) => Err(anyhow::Error::new(join).context("readiness task failed")),
             },
             result = &mut server => {
-                return result.context("server task failed")?.context("server failed");
+                result.context("server task failed")?.context("server failed")?;
+                return Ok(Stopped::Drained);
             }
         };
         tracing::info!("draining");
         set_health(&health, ServingStatus::NotServing).await;
         let _ = stop_tx.send(true);
         let _ = drain_tx.send(());
-        match tokio::time::timeout(self.args.shutdown_timeout, &mut server).await {
-            Ok(result) => result
-                .context("server task failed")?
-                .context("server failed")?,
+        let stopped = match tokio::time::timeout(self.args.shutdown_timeout, &mut server).await {
+            Ok(result) => {
+                result
+                    .context("server task failed")?
+                    .context("server failed")?;
+                Stopped::Drained
+            }
             Err(_) => {
                 tracing::warn!(timeout = ?self.args.shutdown_timeout, "calls still in flight at the shutdown deadline; stopping anyway");
                 server.abort();
+                Stopped::DeadlineExceeded
             }
-        }
+        };
         if !ready.is_finished() {
             let _ = tokio::time::timeout(Duration::from_secs(2), &mut ready).await;
             ready.abort();
         }
-        tracing::info!("stopped");
-        outcome
+        tracing::info!(?stopped, "stopped");
+        outcome.map(|()| stopped)
     }
+}
+
+/// How a server stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every call in flight finished before the shutdown deadline.
+    Drained,
+    /// Calls were still in flight at the deadline and were cut off.
+    DeadlineExceeded,
 }
 
 async fn set_health(health: &HealthReporter, status: ServingStatus) {

@@ -15,7 +15,7 @@ use crate::domain::catalog::{
     Agency, Availability, Catalog, Channel, ChannelVolumes, ClientGroup, Count, Jurisdiction,
     OnlineSteps, Program, Service, ServiceStandard, ServiceType, StandardKind, Text,
 };
-use crate::domain::threshold::parse_thresholds;
+use crate::domain::{names::valid_id, threshold::parse_thresholds};
 
 /// The files a catalogue is built from.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +49,10 @@ pub enum ImportError {
     OverlayJson(#[from] serde_json::Error),
     #[error("overlay: {0}")]
     Overlay(String),
+    #[error(
+        "{file}: `{id}` is not a usable id (1 to 128 characters, no `/`, no control characters)"
+    )]
+    InvalidId { file: &'static str, id: String },
     #[error("standards: service `{service}` of standard `{standard}` is not in the services file")]
     UnknownService { service: String, standard: String },
 }
@@ -58,6 +62,7 @@ pub enum ImportError {
 pub struct ImportReport {
     pub service_rows: usize,
     pub duplicate_service_rows: Vec<String>,
+    pub duplicate_standard_rows: Vec<String>,
     pub standard_rows: usize,
     pub standards_with_threshold: usize,
     pub timeliness_standards: usize,
@@ -81,6 +86,15 @@ impl ImportReport {
                     "none".to_owned()
                 } else {
                     self.duplicate_service_rows.join(", ")
+                }
+            ),
+            format!(
+                "{} standard rows; repeated (service, standard id) rows, the last kept: {}",
+                self.standard_rows,
+                if self.duplicate_standard_rows.is_empty() {
+                    "none".to_owned()
+                } else {
+                    self.duplicate_standard_rows.join(", ")
                 }
             ),
             format!(
@@ -168,6 +182,11 @@ fn read_rows(
         .collect()
 }
 
+/// The raw value of `column`; empty when the file lacks that (optional) column.
+fn col<'a>(row: &'a Row, column: &str) -> &'a str {
+    row.get(column).map_or("", String::as_str)
+}
+
 /// A field, trimmed and repaired.
 fn field(row: &Row, column: &str, report: &mut ImportReport) -> String {
     let raw = row.get(column).map_or("", |v| v.trim());
@@ -233,9 +252,17 @@ fn read_services(
     let mut agencies = BTreeMap::new();
     for row in &rows {
         let service = service_from_row(row, report);
-        let (en, fr) = row["owner_org_title"]
+        for id in [&service.id, &service.agency] {
+            if !valid_id(id) {
+                return Err(ImportError::InvalidId {
+                    file: "services",
+                    id: id.clone(),
+                });
+            }
+        }
+        let (en, fr) = col(row, "owner_org_title")
             .split_once('|')
-            .unwrap_or((&row["owner_org_title"], ""));
+            .unwrap_or((col(row, "owner_org_title"), ""));
         agencies
             .entry(service.agency.clone())
             .or_insert_with(|| Agency {
@@ -270,31 +297,39 @@ fn read_services(
 
 fn service_from_row(row: &Row, report: &mut ImportReport) -> Service {
     let volumes = ChannelVolumes {
-        phone_enquiries: count(&row["num_phone_enquiries"]),
-        website_visits: count(&row["num_website_visits"]),
-        applications_online: count(&row["num_applications_online"]),
-        applications_in_person: count(&row["num_applications_in_person"]),
-        applications_by_phone: count(&row["num_applications_by_phone"]),
-        applications_by_mail: count(&row["num_applications_by_mail"]),
-        applications_by_email: count(&row["num_applications_by_email"]),
-        applications_by_fax: count(&row["num_applications_by_fax"]),
-        applications_by_other: count(&row["num_applications_by_other"]),
-        applications_total: count(&row["num_applications_total"]),
+        phone_enquiries: count(col(row, "num_phone_enquiries")),
+        website_visits: count(col(row, "num_website_visits")),
+        applications_online: count(col(row, "num_applications_online")),
+        applications_in_person: count(col(row, "num_applications_in_person")),
+        applications_by_phone: count(col(row, "num_applications_by_phone")),
+        applications_by_mail: count(col(row, "num_applications_by_mail")),
+        applications_by_email: count(col(row, "num_applications_by_email")),
+        applications_by_fax: count(col(row, "num_applications_by_fax")),
+        applications_by_other: count(col(row, "num_applications_by_other")),
+        applications_total: count(col(row, "num_applications_total")),
     };
-    let step = |column: &str| Availability::from_code(row[column].trim());
+    let step = |column: &str| Availability::from_code(col(row, column).trim());
     Service {
-        id: row["service_id"].trim().to_owned(),
+        id: col(row, "service_id").trim().to_owned(),
         name: text(row, "service_name", report),
         description: text(row, "service_description", report),
-        agency: row["owner_org"].trim().to_owned(),
+        agency: col(row, "owner_org").trim().to_owned(),
         delivery_partners: Vec::new(),
         retired: false,
-        fiscal_year: row["fiscal_yr"].trim().to_owned(),
+        fiscal_year: col(row, "fiscal_yr").trim().to_owned(),
         programs: programs(row, report),
-        service_types: codes(&row["service_type"], ServiceType::from_code, report),
-        client_groups: codes(&row["client_target_groups"], ClientGroup::from_code, report),
+        service_types: codes(col(row, "service_type"), ServiceType::from_code, report),
+        client_groups: codes(
+            col(row, "client_target_groups"),
+            ClientGroup::from_code,
+            report,
+        ),
         channels: volumes.channels_in_use(),
-        feedback_channels: codes(&row["client_feedback_channel"], Channel::from_code, report),
+        feedback_channels: codes(
+            col(row, "client_feedback_channel"),
+            Channel::from_code,
+            report,
+        ),
         online_steps: OnlineSteps {
             account_registration: step("os_account_registration"),
             authentication: step("os_authentication"),
@@ -304,9 +339,9 @@ fn service_from_row(row: &Row, report: &mut ImportReport) -> Service {
             issue_resolution_feedback: step("os_issue_resolution_feedback"),
         },
         volumes,
-        has_fee: row["service_fee"].trim() == "Y",
-        uses_automated_decisions: row["automated_decision_system"].trim() == "Y",
-        uses_sin: row["sin_usage"].trim() == "Y",
+        has_fee: col(row, "service_fee").trim() == "Y",
+        uses_automated_decisions: col(row, "automated_decision_system").trim() == "Y",
+        uses_sin: col(row, "sin_usage").trim() == "Y",
         uri: text(row, "service_uri", report),
         keywords: Vec::new(),
         life_events: Vec::new(),
@@ -315,7 +350,7 @@ fn service_from_row(row: &Row, report: &mut ImportReport) -> Service {
 }
 
 fn programs(row: &Row, report: &mut ImportReport) -> Vec<Program> {
-    let ids: Vec<&str> = row["program_id"]
+    let ids: Vec<&str> = col(row, "program_id")
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -353,6 +388,12 @@ fn read_standards(
     report.standard_rows = rows.len();
     for row in &rows {
         let standard = standard_from_row(row, report);
+        if !valid_id(&standard.id) {
+            return Err(ImportError::InvalidId {
+                file: "standards",
+                id: standard.id,
+            });
+        }
         let Some(service) = services.get_mut(&standard.service_id) else {
             return Err(ImportError::UnknownService {
                 service: standard.service_id,
@@ -365,7 +406,14 @@ fn read_standards(
             service.channels.push(channel);
             service.channels.sort();
         }
-        service.standards.push(standard);
+        if let Some(existing) = service.standards.iter_mut().find(|s| s.id == standard.id) {
+            report
+                .duplicate_standard_rows
+                .push(format!("{}/{}", standard.service_id, standard.id));
+            *existing = standard;
+        } else {
+            service.standards.push(standard);
+        }
     }
     for service in services.values_mut() {
         service.standards.sort_by(|a, b| a.id.cmp(&b.id));
@@ -375,19 +423,19 @@ fn read_standards(
 
 fn standard_from_row(row: &Row, report: &mut ImportReport) -> ServiceStandard {
     let decimal = |column: &str| {
-        row[column]
+        col(row, column)
             .trim()
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite())
     };
     let text = text(row, "service_standard", report);
-    let kind = StandardKind::from_code(row["type"].trim());
+    let kind = StandardKind::from_code(col(row, "type").trim());
     let thresholds = parse_thresholds(&text.en);
     let target = decimal("target");
     let performance = decimal("performance");
-    let volume_meeting_target = count(&row["volume_meeting_target"]);
-    let total_volume = count(&row["total_volume"]);
+    let volume_meeting_target = count(col(row, "volume_meeting_target"));
+    let total_volume = count(col(row, "total_volume"));
     report.missing_targets += usize::from(target.is_none());
     report.missing_performance += usize::from(performance.is_none());
     report.performance_above_one += usize::from(performance.is_some_and(|p| p > 1.0));
@@ -400,20 +448,121 @@ fn standard_from_row(row: &Row, report: &mut ImportReport) -> ServiceStandard {
         report.timeliness_with_threshold += usize::from(!thresholds.is_empty());
     }
     ServiceStandard {
-        id: row["service_standard_id"].trim().to_owned(),
-        service_id: row["service_id"].trim().to_owned(),
+        id: col(row, "service_standard_id").trim().to_owned(),
+        service_id: col(row, "service_id").trim().to_owned(),
         text,
         kind,
-        channel: Channel::from_code(row["channel"].trim()),
+        channel: Channel::from_code(col(row, "channel").trim()),
         channel_comments: self::text(row, "channel_comments", report),
         thresholds,
         target,
         volume_meeting_target,
         total_volume,
         performance,
-        target_met: Availability::from_code(row["target_met"].trim()),
+        target_met: Availability::from_code(col(row, "target_met").trim()),
         comments: self::text(row, "comments", report),
         standard_uri: self::text(row, "standards_targets_uri", report),
         performance_uri: self::text(row, "performance_results_uri", report),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICES: &str = "\u{feff}fiscal_yr,service_id,service_name_en,service_name_fr,owner_org,owner_org_title\r\n\
+        2023-2024,1,Passports,Passeports,cic,Immigration | Immigration\r\n\
+        2022-2023,1,Old name,Ancien nom,cic,Immigration | Immigration\r\n";
+    const STANDARDS: &str = "service_id,service_standard_id,service_standard_en,type,channel,target,performance\n\
+        1,10,Within 10 business days,TML,ONL,0.9,\n\
+        1,10,Within 20 business days,TML,ONL,0.9,1.2\n";
+    const OVERLAY: &str = r#"{"life_events": [], "delivery_partners": [], "agency_keywords": [], "service_keywords": []}"#;
+
+    fn sources<'a>(services: &'a str, standards: &'a str, overlay: &'a str) -> Sources<'a> {
+        Sources {
+            services_csv: services.as_bytes(),
+            standards_csv: standards.as_bytes(),
+            overlay_json: overlay.as_bytes(),
+        }
+    }
+
+    #[test]
+    fn builds_from_files_with_only_the_required_columns_keeping_the_newest_rows() {
+        let (catalog, report) = build(sources(SERVICES, STANDARDS, OVERLAY)).expect("builds");
+        assert_eq!(catalog.services.len(), 1);
+        let service = &catalog.services[0];
+        assert_eq!(service.name.en, "Passports", "the newest fiscal year wins");
+        assert_eq!(
+            service.volumes.phone_enquiries,
+            Count::NoData,
+            "a missing column is no data, never 0"
+        );
+        assert_eq!(
+            service.standards.len(),
+            1,
+            "a repeated (service, standard) row is one standard"
+        );
+        assert_eq!(
+            service.standards[0].text.en, "Within 20 business days",
+            "the last row wins"
+        );
+        assert_eq!(
+            service.standards[0].performance,
+            Some(1.2),
+            "kept as published"
+        );
+        assert_eq!(report.duplicate_service_rows, ["1 (2022-2023)"]);
+        assert_eq!(report.duplicate_standard_rows, ["1/10"]);
+        assert_eq!(catalog.agencies[0].name.fr, "Immigration");
+    }
+
+    #[test]
+    fn refuses_unknown_references_and_unusable_ids() {
+        let unknown = "service_id,service_standard_id,service_standard_en,type,channel,target,performance\n2,1,x,TML,ONL,,\n";
+        assert!(matches!(
+            build(sources(SERVICES, unknown, OVERLAY)),
+            Err(ImportError::UnknownService { .. })
+        ));
+        let slash = "service_id,service_standard_id,service_standard_en,type,channel,target,performance\n1,a/b,x,TML,ONL,,\n";
+        assert!(matches!(
+            build(sources(SERVICES, slash, OVERLAY)),
+            Err(ImportError::InvalidId { .. })
+        ));
+        let overlay = r#"{"life_events": [], "delivery_partners": [{"service": "1", "partner": "cic"}], "agency_keywords": [], "service_keywords": []}"#;
+        assert!(
+            matches!(
+                build(sources(SERVICES, STANDARDS, overlay)),
+                Err(ImportError::Overlay(_))
+            ),
+            "an owner is not its own partner"
+        );
+        let missing = "service_id,service_standard_en\n";
+        assert!(matches!(
+            build(sources(SERVICES, missing, OVERLAY)),
+            Err(ImportError::MissingColumn { .. })
+        ));
+    }
+
+    #[test]
+    fn the_built_in_catalogue_has_the_published_counts() {
+        let (catalog, report) = build(BUILTIN).expect("builds");
+        assert_eq!(catalog.agencies.len(), 79);
+        assert_eq!(catalog.services.len(), 1751);
+        assert_eq!(
+            catalog
+                .services
+                .iter()
+                .map(|s| s.standards.len())
+                .sum::<usize>(),
+            2343
+        );
+        assert_eq!(report.service_rows, 1752);
+        assert!(report.duplicate_standard_rows.is_empty());
+        assert!(
+            catalog
+                .services
+                .iter()
+                .all(|s| !s.name.en.contains("Ã") && !s.description.en.contains("Ã"))
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! AIP-style resource names: `agencies/{agency}`, `services/{service}`,
 //! `services/{service}/standards/{standard}`, `lifeEvents/{life_event}`.
 //!
-//! Ids are kept as published and are case-sensitive: 1 to 64 characters from `A-Z a-z 0-9 . _ -`.
+//! Ids are kept as published and are case-sensitive: 1 to 128 characters, no `/`, no control
+//! characters, no leading or trailing space (the inventory has standard ids such as `Not Available`).
 
 use std::fmt;
 
@@ -23,10 +24,9 @@ pub const LIFE_EVENTS: &str = "lifeEvents";
 
 /// Whether `id` is a valid id.
 pub fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    (1..=128).contains(&id.chars().count())
+        && id.trim() == id
+        && !id.chars().any(|c| c == '/' || c.is_control())
 }
 
 /// The id in `{collection}/{id}`.
@@ -83,6 +83,10 @@ mod tests {
         assert_eq!(parse("services/SRV03054", SERVICES).unwrap(), "SRV03054");
         assert_eq!(parse("agencies/esdc-edsc", AGENCIES).unwrap(), "esdc-edsc");
         assert_eq!(
+            parse_standard("services/975/standards/Not Available").unwrap(),
+            ("975".to_owned(), "Not Available".to_owned())
+        );
+        assert_eq!(
             parse_standard("services/1003/standards/42").unwrap(),
             ("1003".to_owned(), "42".to_owned())
         );
@@ -96,7 +100,9 @@ mod tests {
             "services",
             "agencies/1003",
             "services/a/b",
-            "services/a b",
+            "services/ a",
+            "services/a ",
+            "services/a\nb",
             "Services/1",
         ] {
             assert!(parse(bad, SERVICES).is_err(), "{bad:?} was accepted");

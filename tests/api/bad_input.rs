@@ -94,7 +94,8 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
         (service("service/1003"), "name"),
         (service("services/"), "name"),
         (service("services/1003/extra"), "name"),
-        (service("services/10 03"), "name"),
+        (service("services/ 1003"), "name"),
+        (service("services/10\n03"), "name"),
         (service("agencies/cic"), "name"),
         (
             Call::GetAgency(GetAgencyRequest {

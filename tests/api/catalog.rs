@@ -513,3 +513,79 @@ async fn life_events_call_for_services_of_several_agencies() {
         assert!(!display.en.is_empty() && !display.fr.is_empty());
     }
 }
+
+#[tokio::test]
+async fn every_name_a_list_returns_can_be_fetched_with_get() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let mut client = app.catalog.clone();
+        let mut token = String::new();
+        loop {
+            let page = client
+                .list_service_standards(ListServiceStandardsRequest {
+                    page_size: 500,
+                    page_token: token,
+                    ..Default::default()
+                })
+                .await
+                .expect("ListServiceStandards")
+                .into_inner();
+            for standard in page.service_standards {
+                let fetched = client
+                    .get_service_standard(GetServiceStandardRequest {
+                        name: standard.name.clone(),
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("{backend:?}: GetServiceStandard {:?}: {e:?}", standard.name)
+                    })
+                    .into_inner();
+                assert_eq!(fetched, standard);
+            }
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        let mut token = String::new();
+        loop {
+            let page = client
+                .list_services(ListServicesRequest {
+                    page_size: 500,
+                    page_token: token,
+                    ..Default::default()
+                })
+                .await
+                .expect("ListServices")
+                .into_inner();
+            for service in page.services {
+                let fetched = client
+                    .get_service(GetServiceRequest {
+                        name: service.name.clone(),
+                    })
+                    .await
+                    .unwrap_or_else(|e| panic!("{backend:?}: GetService {:?}: {e:?}", service.name))
+                    .into_inner();
+                assert_eq!(fetched, service);
+                client
+                    .get_agency(GetAgencyRequest {
+                        name: service.agency.clone(),
+                    })
+                    .await
+                    .expect("its agency");
+                for event in &service.life_events {
+                    client
+                        .get_life_event(GetLifeEventRequest {
+                            name: event.clone(),
+                        })
+                        .await
+                        .expect("its life event");
+                }
+            }
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+    }
+}

@@ -17,7 +17,7 @@ use single_window::{
     catalog::import,
     config::{DatabaseArgs, ServeArgs},
     proto::v1::catalog_service_client::CatalogServiceClient,
-    startup::Application,
+    startup::{Application, Stopped},
     store::{CatalogStore as _, ImportMode, PoolSettings, SchemaStore as _, Store},
 };
 use sqlx::{Connection as _, Executor as _, PgConnection};
@@ -299,7 +299,7 @@ pub struct TestApp {
     pub health: HealthClient<Channel>,
     pub db: TestDb,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    handle: Option<JoinHandle<anyhow::Result<Stopped>>>,
 }
 
 /// Server settings for tests: port 0, a short catalogue poll.
@@ -388,7 +388,7 @@ impl TestApp {
     }
 
     /// Sends the shutdown signal and returns what the server returned.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> anyhow::Result<Stopped> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -396,7 +396,7 @@ impl TestApp {
     }
 
     /// Waits for the server to return on its own (a fatal start-up error).
-    pub async fn join(&mut self) -> anyhow::Result<()> {
+    pub async fn join(&mut self) -> anyhow::Result<Stopped> {
         let handle = self.handle.take().expect("the server runs");
         tokio::time::timeout(Duration::from_secs(60), handle)
             .await

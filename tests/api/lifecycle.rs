@@ -5,6 +5,7 @@ use std::time::Duration;
 use single_window::{
     catalog::import,
     proto::v1::{GetServiceRequest, ListServicesRequest},
+    startup::Stopped,
     store::{CatalogStore as _, ImportMode, PoolSettings, SchemaStore as _, Store},
 };
 use tonic::Code;
@@ -38,7 +39,7 @@ async fn a_server_on_an_empty_store_imports_the_built_in_catalogue_and_serves() 
             .expect("ListServices")
             .into_inner();
         assert_eq!(page.total_size, 1751, "{backend:?}");
-        app.stop().await.expect("clean stop");
+        assert_eq!(app.stop().await.expect("clean stop"), Stopped::Drained);
     }
 }
 
@@ -136,9 +137,11 @@ async fn an_unreachable_database_keeps_the_server_not_serving_and_calls_unavaila
         .await
         .expect_err("no catalogue yet");
     assert_error(&status, Code::Unavailable, "SERVICE_UNAVAILABLE", None);
-    app.stop()
+    let stopped = app
+        .stop()
         .await
         .expect("a server still waiting for its database stops cleanly");
+    assert_eq!(stopped, Stopped::Drained);
 }
 
 #[tokio::test]
@@ -206,7 +209,7 @@ async fn an_unmigrated_postgres_database_stops_the_server_asking_for_migrate() {
 }
 
 #[tokio::test]
-async fn health_turns_not_serving_while_draining() {
+async fn health_turns_not_serving_while_draining_and_watches_end() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         let request = HealthCheckRequest {
@@ -228,10 +231,17 @@ async fn health_turns_not_serving_while_draining() {
             .expect("stream")
             .expect("a status while draining");
         assert_eq!(next.status, ServingStatus::NotServing as i32, "{backend:?}");
-        stopping
-            .await
-            .expect("join")
-            .expect("stopped within the deadline");
+        let end = stream.message().await.expect("the watch ends cleanly");
+        assert!(
+            end.is_none(),
+            "{backend:?}: the watch stream ends when draining starts"
+        );
+        let stopped = stopping.await.expect("join").expect("stopped");
+        assert_eq!(
+            stopped,
+            Stopped::Drained,
+            "{backend:?}: an open health watch does not hold shutdown up"
+        );
     }
 }
 
