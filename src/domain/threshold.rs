@@ -419,7 +419,10 @@ mod tests {
 mod labelled {
     use super::*;
 
+    /// Texts the parser was developed against.
     const LABELLED: &str = include_str!("../../tests/data/standard_thresholds.tsv");
+    /// Texts labelled afterwards and never used to tune the parser: the honest estimate.
+    const HELD_OUT: &str = include_str!("../../tests/data/standard_thresholds_holdout.tsv");
 
     fn unit(name: &str) -> DurationUnit {
         match name {
@@ -452,8 +455,14 @@ mod labelled {
 
     /// Rows: (expected, text).
     fn rows() -> Vec<(Vec<Threshold>, &'static str)> {
-        LABELLED
-            .lines()
+        rows_of(LABELLED)
+            .into_iter()
+            .chain(rows_of(HELD_OUT))
+            .collect()
+    }
+
+    fn rows_of(file: &'static str) -> Vec<(Vec<Threshold>, &'static str)> {
+        file.lines()
             .skip(1)
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| {
@@ -489,6 +498,32 @@ mod labelled {
             mismatches.len(),
             mismatches.join("\n")
         );
+    }
+
+    #[test]
+    fn held_out_texts_are_parsed_about_as_well() {
+        let rows = rows_of(HELD_OUT);
+        assert!(rows.len() >= 100, "{}", rows.len());
+        let exact = rows
+            .iter()
+            .filter(|(want, text)| parse_thresholds(text) == *want)
+            .count();
+        let labelled = rows.iter().filter(|(want, _)| !want.is_empty()).count();
+        let found = rows
+            .iter()
+            .filter(|(_, text)| !parse_thresholds(text).is_empty())
+            .count();
+        let primary = rows
+            .iter()
+            .filter(|(want, text)| {
+                !want.is_empty() && parse_thresholds(text).first() == want.first()
+            })
+            .count();
+        println!(
+            "held out: {exact}/{} exact; primary threshold right in {primary} of {found} texts where one was found, {primary} of {labelled} labelled",
+            rows.len()
+        );
+        assert!(exact * 100 >= rows.len() * 85, "{exact}/{}", rows.len());
     }
 
     #[test]
