@@ -56,8 +56,9 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until `shutdown` resolves, then drains. Fails when the database URL is unusable or
-    /// the schema is one this binary does not know.
+    /// Serves until `shutdown` resolves, then drains, and says whether calls in flight finished
+    /// before the deadline. Fails when the database URL is unusable or the schema is one this
+    /// binary does not know.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

@@ -136,7 +136,7 @@ impl Snapshot {
         self.services.get(id)
     }
 
-    /// Active services passing `filter`, in order of id, starting after `after` when given.
+    /// Active services passing `filter`, in order of id.
     pub fn services<'a>(
         &'a self,
         filter: &'a ServiceFilter,
