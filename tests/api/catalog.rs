@@ -8,7 +8,7 @@ use single_window::proto::v1::{
     ListServiceStandardsRequest, ListServicesRequest, SearchServicesRequest,
 };
 
-use crate::helpers::{TestApp, backends};
+use crate::helpers::{TestApp, all_services, all_standards, backends};
 
 #[tokio::test]
 async fn get_service_returns_employment_insurance_with_its_standards_and_thresholds() {
@@ -413,27 +413,11 @@ async fn standards_are_listed_by_service_or_agency_and_identified_by_the_pair() 
         assert_eq!(&fetched, first);
         // Standard ids repeat across services: each (service, id) pair is its own standard.
         let mut by_id: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_service_standards(ListServiceStandardsRequest {
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .expect("page")
-                .into_inner();
-            for s in page.service_standards {
-                by_id
-                    .entry(s.standard_id.clone())
-                    .or_default()
-                    .push(s.service.clone());
-            }
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
+        for s in all_standards(&app.catalog).await {
+            by_id
+                .entry(s.standard_id.clone())
+                .or_default()
+                .push(s.service.clone());
         }
         let (id, services) = by_id
             .iter()
@@ -519,72 +503,44 @@ async fn every_name_a_list_returns_can_be_fetched_with_get() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         let mut client = app.catalog.clone();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_service_standards(ListServiceStandardsRequest {
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
+        let standards = all_standards(&app.catalog).await;
+        assert_eq!(standards.len(), 2343, "{backend:?}");
+        for standard in standards {
+            let request = GetServiceStandardRequest {
+                name: standard.name.clone(),
+            };
+            let fetched = client
+                .get_service_standard(request)
                 .await
-                .expect("ListServiceStandards")
+                .unwrap_or_else(|e| {
+                    panic!("{backend:?}: GetServiceStandard {:?}: {e:?}", standard.name)
+                })
                 .into_inner();
-            for standard in page.service_standards {
-                let fetched = client
-                    .get_service_standard(GetServiceStandardRequest {
-                        name: standard.name.clone(),
-                    })
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("{backend:?}: GetServiceStandard {:?}: {e:?}", standard.name)
-                    })
-                    .into_inner();
-                assert_eq!(fetched, standard);
-            }
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
+            assert_eq!(fetched, standard);
         }
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_services(ListServicesRequest {
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
+        for service in all_services(&app.catalog).await {
+            let request = GetServiceRequest {
+                name: service.name.clone(),
+            };
+            let fetched = client
+                .get_service(request)
+                .await
+                .unwrap_or_else(|e| panic!("{backend:?}: GetService {:?}: {e:?}", service.name))
+                .into_inner();
+            assert_eq!(fetched, service);
+            client
+                .get_agency(GetAgencyRequest {
+                    name: service.agency.clone(),
                 })
                 .await
-                .expect("ListServices")
-                .into_inner();
-            for service in page.services {
-                let fetched = client
-                    .get_service(GetServiceRequest {
-                        name: service.name.clone(),
-                    })
-                    .await
-                    .unwrap_or_else(|e| panic!("{backend:?}: GetService {:?}: {e:?}", service.name))
-                    .into_inner();
-                assert_eq!(fetched, service);
+                .expect("its agency");
+            for event in &service.life_events {
                 client
-                    .get_agency(GetAgencyRequest {
-                        name: service.agency.clone(),
+                    .get_life_event(GetLifeEventRequest {
+                        name: event.clone(),
                     })
                     .await
-                    .expect("its agency");
-                for event in &service.life_events {
-                    client
-                        .get_life_event(GetLifeEventRequest {
-                            name: event.clone(),
-                        })
-                        .await
-                        .expect("its life event");
-                }
-            }
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
+                    .expect("its life event");
             }
         }
     }

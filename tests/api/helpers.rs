@@ -16,7 +16,10 @@ use std::{
 use single_window::{
     catalog::import,
     config::{DatabaseArgs, ServeArgs},
-    proto::v1::catalog_service_client::CatalogServiceClient,
+    proto::v1::{
+        ListServiceStandardsRequest, ListServicesRequest, Service, ServiceStandard,
+        catalog_service_client::CatalogServiceClient,
+    },
     startup::{Application, Stopped},
     store::{CatalogStore as _, ImportMode, PoolSettings, SchemaStore as _, Store},
 };
@@ -289,6 +292,52 @@ async fn ensure_pg_template() -> String {
     } // otherwise a concurrent run made it first: ours is dropped with `building`
     admin.close().await.ok();
     name
+}
+
+/// Every active service, following page tokens.
+pub async fn all_services(client: &CatalogServiceClient<Channel>) -> Vec<Service> {
+    let mut client = client.clone();
+    let (mut all, mut token) = (Vec::new(), String::new());
+    loop {
+        let request = ListServicesRequest {
+            page_size: 500,
+            page_token: token,
+            ..Default::default()
+        };
+        let page = client
+            .list_services(request)
+            .await
+            .expect("ListServices")
+            .into_inner();
+        all.extend(page.services);
+        token = page.next_page_token;
+        if token.is_empty() {
+            return all;
+        }
+    }
+}
+
+/// Every standard of the active services, following page tokens.
+pub async fn all_standards(client: &CatalogServiceClient<Channel>) -> Vec<ServiceStandard> {
+    let mut client = client.clone();
+    let (mut all, mut token) = (Vec::new(), String::new());
+    loop {
+        let request = ListServiceStandardsRequest {
+            page_size: 500,
+            page_token: token,
+            ..Default::default()
+        };
+        let page = client
+            .list_service_standards(request)
+            .await
+            .expect("ListServiceStandards")
+            .into_inner();
+        all.extend(page.service_standards);
+        token = page.next_page_token;
+        if token.is_empty() {
+            return all;
+        }
+    }
 }
 
 /// A running server and its clients.
