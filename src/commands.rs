@@ -1,6 +1,6 @@
 //! The subcommands other than `serve`: `migrate`, `catalog import`, `eval routing`.
 
-use std::time::Instant;
+use std::{borrow::Cow, time::Instant};
 
 use anyhow::{Context as _, bail};
 
@@ -25,15 +25,18 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
 }
 
 /// The source files: given paths, or the copies built into the binary.
-fn read_sources(files: &CatalogFiles) -> anyhow::Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-    let read = |path: &Option<std::path::PathBuf>, builtin: &[u8]| -> anyhow::Result<Vec<u8>> {
-        match path {
-            Some(path) => {
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+type Bytes = Cow<'static, [u8]>;
+
+fn read_sources(files: &CatalogFiles) -> anyhow::Result<(Bytes, Bytes, Bytes)> {
+    let read =
+        |path: &Option<std::path::PathBuf>, builtin: &'static [u8]| -> anyhow::Result<Bytes> {
+            match path {
+                Some(path) => std::fs::read(path)
+                    .map(Cow::Owned)
+                    .with_context(|| format!("cannot read {}", path.display())),
+                None => Ok(Cow::Borrowed(builtin)),
             }
-            None => Ok(builtin.to_vec()),
-        }
-    };
+        };
     Ok((
         read(&files.services, import::BUILTIN.services_csv)?,
         read(&files.standards, import::BUILTIN.standards_csv)?,

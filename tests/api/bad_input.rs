@@ -274,11 +274,7 @@ async fn unknown_names_are_not_found_with_the_resource_name() {
     ];
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
-        app.catalog
-            .clone()
-            .get_service(GetServiceRequest {
-                name: "services/SRV03054".into(),
-            })
+        app.get_service("services/SRV03054")
             .await
             .expect("SRV03054 exists as published");
         for (call, name) in cases.clone() {

@@ -14,15 +14,7 @@ use crate::helpers::{TestApp, all_services, all_standards, backends};
 async fn get_service_returns_employment_insurance_with_its_standards_and_thresholds() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
-        let service = app
-            .catalog
-            .clone()
-            .get_service(GetServiceRequest {
-                name: "services/1003".into(),
-            })
-            .await
-            .expect("GetService")
-            .into_inner();
+        let service = app.get_service("services/1003").await.expect("GetService");
         let name = service.display_name.clone().expect("display name");
         assert_eq!(service.name, "services/1003");
         assert!(

@@ -17,8 +17,8 @@ use single_window::{
     catalog::import,
     config::{DatabaseArgs, ServeArgs},
     proto::v1::{
-        ListServiceStandardsRequest, ListServicesRequest, Service, ServiceStandard,
-        catalog_service_client::CatalogServiceClient,
+        GetServiceRequest, ListServiceStandardsRequest, ListServicesRequest, Service,
+        ServiceStandard, catalog_service_client::CatalogServiceClient,
     },
     startup::{Application, Stopped},
     store::{CatalogStore as _, ImportMode, PoolSettings, SchemaStore as _, Store},
@@ -105,6 +105,13 @@ impl TestDb {
             }
             Backend::Postgres => Self::postgres(None).await,
         }
+    }
+
+    /// A store connected to this database.
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.url, &PoolSettings::default())
+            .await
+            .expect("connect to the test database")
     }
 
     /// A database holding the migrated schema and the built-in catalogue.
@@ -395,6 +402,27 @@ impl TestApp {
             shutdown: Some(tx),
             handle: Some(handle),
         }
+    }
+
+    /// `GetService` for `name`.
+    pub async fn get_service(&self, name: &str) -> Result<Service, tonic::Status> {
+        let request = GetServiceRequest {
+            name: name.to_owned(),
+        };
+        self.catalog
+            .clone()
+            .get_service(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Starts a server over `db` that must refuse to run, and returns its error text.
+    pub async fn refused_start(db: TestDb, args: Option<ServeArgs>) -> String {
+        let mut app = Self::start(db, args).await;
+        format!(
+            "{:#}",
+            app.join().await.expect_err("the server refuses to run")
+        )
     }
 
     /// The health status of `service` (`""` for the whole server).

@@ -6,7 +6,7 @@ use single_window::{
     catalog::import,
     proto::v1::{GetServiceRequest, ListServicesRequest},
     startup::Stopped,
-    store::{CatalogStore as _, ImportMode, PoolSettings, SchemaStore as _, Store},
+    store::{CatalogStore as _, ImportMode, SchemaStore as _},
 };
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
@@ -22,9 +22,7 @@ async fn a_server_on_an_empty_store_imports_the_built_in_catalogue_and_serves() 
         let db = TestDb::empty(backend).await;
         if backend == Backend::Postgres {
             // PostgreSQL is migrated by `single-window migrate`, never by the server.
-            let store = Store::connect(&db.url, &PoolSettings::default())
-                .await
-                .expect("connect");
+            let store = db.store().await;
             store.migrate().await.expect("migrate");
             store.close().await;
         }
@@ -55,9 +53,7 @@ async fn a_running_server_swaps_in_a_newer_catalogue() {
             .expect("EI");
         ei.name.en = "Employment Insurance (renamed)".to_owned();
         catalog.services.retain(|s| s.id != "SRV03054");
-        let store = Store::connect(&app.db.url, &PoolSettings::default())
-            .await
-            .expect("connect");
+        let store = app.db.store().await;
         let outcome = store
             .import_catalog(&catalog, ImportMode::Replace)
             .await
@@ -66,15 +62,7 @@ async fn a_running_server_swaps_in_a_newer_catalogue() {
         store.close().await;
         let renamed = async {
             loop {
-                let service = app
-                    .catalog
-                    .clone()
-                    .get_service(GetServiceRequest {
-                        name: "services/1003".into(),
-                    })
-                    .await
-                    .expect("GetService")
-                    .into_inner();
+                let service = app.get_service("services/1003").await.expect("GetService");
                 if service
                     .display_name
                     .expect("name")
@@ -90,14 +78,9 @@ async fn a_running_server_swaps_in_a_newer_catalogue() {
             .await
             .expect("the new catalogue was swapped in");
         let retired = app
-            .catalog
-            .clone()
-            .get_service(GetServiceRequest {
-                name: "services/SRV03054".into(),
-            })
+            .get_service("services/SRV03054")
             .await
-            .expect("a retired service can still be read")
-            .into_inner();
+            .expect("a retired service can still be read");
         assert_eq!(
             retired.state,
             single_window::proto::v1::ServiceState::Retired as i32
@@ -129,11 +112,7 @@ async fn an_unreachable_database_keeps_the_server_not_serving_and_calls_unavaila
         ServingStatus::NotServing
     );
     let status = app
-        .catalog
-        .clone()
-        .get_service(GetServiceRequest {
-            name: "services/1003".into(),
-        })
+        .get_service("services/1003")
         .await
         .expect_err("no catalogue yet");
     assert_error(&status, Code::Unavailable, "SERVICE_UNAVAILABLE", None);
@@ -147,29 +126,22 @@ async fn an_unreachable_database_keeps_the_server_not_serving_and_calls_unavaila
 #[tokio::test]
 async fn an_unknown_database_scheme_stops_the_server_with_a_clear_error() {
     let db = TestDb::empty(Backend::Sqlite).await;
-    let mut app = TestApp::start(db, Some(serve_args("mysql://localhost/x"))).await;
-    let error = app.join().await.expect_err("refused");
-    assert!(
-        format!("{error:#}").contains("unsupported scheme `mysql`"),
-        "{error:#}"
-    );
+    let error = TestApp::refused_start(db, Some(serve_args("mysql://localhost/x"))).await;
+    assert!(error.contains("unsupported scheme `mysql`"), "{error}");
 }
 
 #[tokio::test]
 async fn a_schema_newer_than_the_binary_stops_the_server() {
     for backend in backends() {
         let db = TestDb::empty(backend).await;
-        let store = Store::connect(&db.url, &PoolSettings::default())
-            .await
-            .expect("connect");
+        let store = db.store().await;
         store.migrate().await.expect("migrate");
         store.close().await;
         insert_unknown_migration(&db.url).await;
-        let mut app = TestApp::start(db, None).await;
-        let error = app.join().await.expect_err("refused");
+        let error = TestApp::refused_start(db, None).await;
         assert!(
-            format!("{error:#}").contains("newer than this binary"),
-            "{backend:?}: {error:#}"
+            error.contains("newer than this binary"),
+            "{backend:?}: {error}"
         );
     }
 }
@@ -200,12 +172,8 @@ async fn an_unmigrated_postgres_database_stops_the_server_asking_for_migrate() {
         return;
     }
     let db = TestDb::empty(Backend::Postgres).await;
-    let mut app = TestApp::start(db, None).await;
-    let error = app.join().await.expect_err("refused");
-    assert!(
-        format!("{error:#}").contains("single-window migrate"),
-        "{error:#}"
-    );
+    let error = TestApp::refused_start(db, None).await;
+    assert!(error.contains("single-window migrate"), "{error}");
 }
 
 #[tokio::test]

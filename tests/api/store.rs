@@ -1,6 +1,6 @@
 //! The storage conformance suite on every backend, and the migration folders' parity.
 
-use single_window::store::{PoolSettings, Store, conformance};
+use single_window::store::conformance;
 
 use crate::helpers::{TestDb, backends};
 
@@ -10,9 +10,7 @@ async fn every_backend_meets_the_store_contract() {
         let databases = std::sync::Mutex::new(Vec::new());
         conformance::run_all(|| async {
             let db = TestDb::empty(backend).await;
-            let store = Store::connect(&db.url, &PoolSettings::default())
-                .await
-                .expect("connect");
+            let store = db.store().await;
             databases.lock().unwrap().push(db);
             store
         })
