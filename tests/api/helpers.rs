@@ -49,7 +49,11 @@ pub fn backends() -> Vec<Backend> {
         }
         None => {
             SKIP_NOTICE.call_once(|| {
-                eprintln!(
+                // Written to the stderr handle itself: the test harness captures `eprintln!`,
+                // and this line must be seen.
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr().lock(),
                     "note: TEST_DATABASE_URL is not set; PostgreSQL cases are skipped (SQLite only)"
                 );
             });
