@@ -22,9 +22,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("google_rpc_descriptor.bin"),
         details.encode_to_vec(),
     )?;
+    // Our codec answers undecodable requests with INVALID_ARGUMENT (see src/grpc/codec.rs).
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .codec_path("crate::grpc::codec::ProstCodec")
         .compile_fds(fds)?;
+    // gRPC health, generated here with the same codec; the service itself is tonic-health's.
+    let health = protox::compile(["grpc/health/v1/health.proto"], ["proto"])?;
+    fs::write(out.join("health_descriptor.bin"), health.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(true)
+        .codec_path("crate::grpc::codec::ProstCodec")
+        .compile_fds(health)?;
     Ok(())
 }

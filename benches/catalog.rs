@@ -9,7 +9,7 @@ use std::{future::Future, time::Instant};
 
 use single_window::{
     catalog::{Snapshot, import},
-    config::{DatabaseArgs, ServeArgs},
+    config::ServeArgs,
     proto::v1::{
         GetServiceRequest, ListServicesRequest, SearchServicesRequest,
         catalog_service_client::CatalogServiceClient,
@@ -89,17 +89,10 @@ async fn main() {
     drop(snapshot);
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = ServeArgs {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        database: DatabaseArgs {
-            database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-            database_max_connections: 4,
-            database_acquire_timeout: std::time::Duration::from_secs(5),
-        },
-        cors_allowed_origins: Vec::new(),
-        catalog_poll_interval: std::time::Duration::from_secs(30),
-        shutdown_timeout: std::time::Duration::from_secs(2),
-    };
+    let args = ServeArgs::defaults_for(&format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ));
     let app = Application::build(args).await.expect("bind");
     let url = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

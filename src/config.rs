@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::store::PoolSettings;
+use crate::{grpc::page_token::TokenKey, store::PoolSettings};
 
 /// single-window: a no-wrong-door gRPC service through which government agencies share a catalogue
 /// of services, service standards and life events.
@@ -43,7 +43,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve gRPC (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations, then exit. Needed before `serve` on PostgreSQL; SQLite migrates
     /// itself.
     Migrate(DatabaseArgs),
@@ -134,9 +134,148 @@ pub struct ServeArgs {
     #[arg(long, env = "SINGLE_WINDOW_CATALOG_POLL_INTERVAL", default_value = "30s", value_parser = parse_positive_duration)]
     pub catalog_poll_interval: Duration,
 
-    /// On SIGTERM or SIGINT, how long calls in flight may finish before the server stops anyway.
+    /// On SIGTERM or SIGINT, how long calls in flight may finish before the server closes every
+    /// connection and the process exits.
     #[arg(long, env = "SINGLE_WINDOW_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// Secret (at least 32 bytes) that signs page tokens. Give every replica the same one; when
+    /// unset, each process signs with a random key and its tokens work only against it.
+    #[arg(long, env = "SINGLE_WINDOW_PAGE_TOKEN_KEY", value_parser = parse_token_key, hide_env_values = true)]
+    pub page_token_key: Option<TokenKey>,
+
+    /// The key used before the current one: page tokens it signed are still accepted (during a
+    /// rotation), new tokens are signed with the current key.
+    #[arg(long, env = "SINGLE_WINDOW_PAGE_TOKEN_PREVIOUS_KEY", value_parser = parse_token_key, hide_env_values = true)]
+    pub page_token_previous_key: Option<TokenKey>,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Limits of connections and calls (every one has a safe default).
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Open connections at most; further connections are closed at once until one ends.
+    #[arg(long, env = "SINGLE_WINDOW_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Time a new connection has to send the HTTP/2 preface (or its first HTTP/1.1 request
+    /// headers) before it is closed.
+    #[arg(long, env = "SINGLE_WINDOW_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Idle time before TCP keepalive probes start (and the interval between probes).
+    #[arg(long, env = "SINGLE_WINDOW_TCP_KEEPALIVE", default_value = "60s", value_parser = parse_positive_duration)]
+    pub tcp_keepalive: Duration,
+
+    /// Interval of HTTP/2 keepalive pings on a connection with calls open.
+    #[arg(long, env = "SINGLE_WINDOW_HTTP2_KEEPALIVE_INTERVAL", default_value = "30s", value_parser = parse_positive_duration)]
+    pub http2_keepalive_interval: Duration,
+
+    /// How long a keepalive ping may go unanswered before the connection is closed.
+    #[arg(long, env = "SINGLE_WINDOW_HTTP2_KEEPALIVE_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    pub http2_keepalive_timeout: Duration,
+
+    /// Calls (HTTP/2 streams) open at once on one connection; streams beyond are refused. Enough
+    /// for a few hundred long-lived subscriptions per connection.
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_MAX_CONCURRENT_STREAMS",
+        default_value_t = 512
+    )]
+    pub max_concurrent_streams: u32,
+
+    /// HTTP/2 receive window of each call: request bytes a client may send ahead of the server.
+    #[arg(long, env = "SINGLE_WINDOW_HTTP2_STREAM_WINDOW", default_value = "256KiB", value_parser = parse_size)]
+    pub http2_stream_window: usize,
+
+    /// HTTP/2 receive window of a connection, shared by its calls.
+    #[arg(long, env = "SINGLE_WINDOW_HTTP2_CONNECTION_WINDOW", default_value = "1MiB", value_parser = parse_size)]
+    pub http2_connection_window: usize,
+
+    /// Largest request header block.
+    #[arg(long, env = "SINGLE_WINDOW_MAX_HEADER_LIST_SIZE", default_value = "16KiB", value_parser = parse_size)]
+    pub max_header_list_size: usize,
+
+    /// Streams a client may reset before the server has accepted them, per connection (a
+    /// rapid-reset defence); beyond it the connection is closed.
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_MAX_PENDING_RESET_STREAMS",
+        default_value_t = 20
+    )]
+    pub max_pending_reset_streams: usize,
+
+    /// Largest request message (methods that need more say so in their documentation); larger
+    /// requests are RESOURCE_EXHAUSTED before any handler runs.
+    #[arg(long, env = "SINGLE_WINDOW_MAX_REQUEST_SIZE", default_value = "4MiB", value_parser = parse_size)]
+    pub max_request_size: usize,
+
+    /// Largest response message the server will encode.
+    #[arg(long, env = "SINGLE_WINDOW_MAX_RESPONSE_SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_response_size: usize,
+
+    /// Bytes one connection may hold of requests still arriving and answers its client has not
+    /// read; calls beyond it are RESOURCE_EXHAUSTED. A slow reader pins at most this much.
+    #[arg(long, env = "SINGLE_WINDOW_CONNECTION_BUFFER", default_value = "8MiB", value_parser = parse_size)]
+    pub connection_buffer: usize,
+
+    /// The same across all connections of the process.
+    #[arg(long, env = "SINGLE_WINDOW_PROCESS_BUFFER", default_value = "512MiB", value_parser = parse_size)]
+    pub process_buffer: usize,
+
+    /// Longest a unary call may run, whatever deadline its client asks (or when it asks none).
+    #[arg(long, env = "SINGLE_WINDOW_MAX_DEADLINE", default_value = "30s", value_parser = parse_positive_duration)]
+    pub max_deadline: Duration,
+
+    /// Unary calls in flight across the process; further calls are shed at once with UNAVAILABLE
+    /// (and RetryInfo) instead of queueing.
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_MAX_CONCURRENT_CALLS",
+        default_value_t = 1024
+    )]
+    pub max_concurrent_calls: usize,
+}
+
+impl ServeArgs {
+    /// The settings `serve` has with no options and no environment, but for `database_url` and a
+    /// listen address of port 0: the one constructor tests and benchmarks start from.
+    pub fn defaults_for(database_url: &str) -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut args = Only::parse_from(["single-window"]).serve;
+        args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        args.database.database_url = database_url.to_owned();
+        args
+    }
+}
+
+fn parse_token_key(text: &str) -> Result<TokenKey, String> {
+    TokenKey::new(text.as_bytes().to_vec())
+}
+
+/// Parses `512`, `64KiB`, `4MiB` or `1GiB` (bytes; `KB`/`MB`/`GB` are read as the binary units).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let bad = || format!("`{text}` is not a size such as 512, 64KiB or 4MiB");
+    let value: usize = digits.parse().map_err(|_| bad())?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" | "KB" | "K" => 10,
+        "MiB" | "MB" | "M" => 20,
+        "GiB" | "GB" | "G" => 30,
+        _ => return Err(bad()),
+    };
+    value.checked_mul(1 << shift).ok_or_else(bad)
 }
 
 /// Settings of `catalog import`.
@@ -157,15 +296,15 @@ pub struct ImportArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CatalogFiles {
     /// Service Inventory CSV (the `si_*.csv` format of the GC Service Inventory).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "SINGLE_WINDOW_CATALOG_SERVICES")]
     pub services: Option<PathBuf>,
 
     /// Service Standards CSV (the `ss_*.csv` format).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "SINGLE_WINDOW_CATALOG_STANDARDS")]
     pub standards: Option<PathBuf>,
 
     /// Overlay JSON: life events, delivery partners and keywords.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "SINGLE_WINDOW_CATALOG_OVERLAY")]
     pub overlay: Option<PathBuf>,
 }
 
@@ -223,6 +362,26 @@ mod tests {
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
         assert!(parse_positive_duration("0s").is_err());
         assert!(parse_positive_duration("0ms").is_err());
+    }
+
+    #[test]
+    fn parses_sizes_and_refuses_garbage() {
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        for bad in ["", "MiB", "4 TB", "-1", "1.5MiB"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_test_constructor_uses_the_documented_defaults() {
+        let args = ServeArgs::defaults_for("sqlite://x.db");
+        assert_eq!(args.listen.port(), 0);
+        assert_eq!(args.limits.max_request_size, 4 << 20);
+        assert_eq!(args.limits.max_deadline, Duration::from_secs(30));
+        assert!(args.page_token_key.is_none());
     }
 
     #[test]

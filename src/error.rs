@@ -20,18 +20,83 @@ impl FieldViolation {
     }
 }
 
+/// Which part of a request could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MalformedPart {
+    /// The message bytes are not a valid message of the method's request type.
+    Message,
+    /// The gRPC framing (length prefix, body) or gRPC-Web encoding is broken or empty.
+    Framing,
+    /// The `grpc-timeout` header.
+    GrpcTimeout,
+}
+
+impl MalformedPart {
+    /// The name clients see in `ErrorInfo.metadata["part"]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MalformedPart::Message => "message",
+            MalformedPart::Framing => "framing",
+            MalformedPart::GrpcTimeout => "grpc-timeout",
+        }
+    }
+}
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Request fields are invalid.
     #[error("invalid request: {0:?}")]
     InvalidArgument(Vec<FieldViolation>),
-    /// The page token is malformed or belongs to another request.
+    /// The request cannot be read at all; `description` is safe to show.
+    #[error("malformed request ({}): {description}", part.as_str())]
+    Malformed {
+        part: MalformedPart,
+        description: &'static str,
+    },
+    /// The request message is larger than the method accepts.
+    #[error("request message over {limit_bytes} bytes")]
+    MessageTooLarge { limit_bytes: usize },
+    /// The page token is malformed, altered or belongs to another request or caller.
     #[error("invalid page token: {0}")]
     InvalidPageToken(&'static str),
     /// The named resource does not exist.
     #[error("{name} not found")]
     NotFound { name: String },
+    /// The resource to create exists already.
+    #[error("{name} already exists")]
+    AlreadyExists { name: String },
+    /// The caller presented no usable credential.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    /// The caller may not do this (said the same way whether or not the resource exists).
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The `etag` sent is stale.
+    #[error("etag mismatch on {name}")]
+    EtagMismatch { name: String },
+    /// The resource's state does not allow the call: `subject` failed `condition`.
+    #[error("failed precondition: {subject}: {description}")]
+    FailedPrecondition {
+        /// Machine-readable kind of the condition (for `PreconditionFailure.type`).
+        condition: &'static str,
+        /// The resource or field it is about.
+        subject: String,
+        /// Why, safe to show.
+        description: String,
+    },
+    /// The call's deadline passed.
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// No such method.
+    #[error("unknown method {0}")]
+    UnknownMethod(String),
+    /// Too many calls in flight; this one was not run.
+    #[error("overloaded")]
+    Overloaded,
+    /// The connection holds too many bytes of requests arriving and answers unread.
+    #[error("connection buffer full")]
+    ConnectionBufferFull,
     /// The service cannot answer now (starting, draining, database down).
     #[error("unavailable: {0}")]
     Unavailable(&'static str),

@@ -2,7 +2,8 @@
 //!
 //! tonic-health's Watch streams never end on their own, so a client watching health would hold a
 //! graceful shutdown until its hard deadline. Here every Watch stream sends NOT_SERVING and ends as
-//! soon as draining starts.
+//! soon as draining starts. The server is generated with the service's codec, so an undecodable
+//! health request is INVALID_ARGUMENT like any other; the statuses are tonic-health's.
 
 use std::pin::Pin;
 
@@ -10,13 +11,23 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::{Stream, StreamExt as _, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 use tonic_health::{
-    pb::{
-        HealthCheckRequest, HealthCheckResponse,
-        health_check_response::ServingStatus,
-        health_server::{Health, HealthServer},
-    },
+    pb::{self as upstream, health_server::Health as _},
     server::{HealthReporter, HealthService},
 };
+
+use crate::proto::health::{
+    HealthCheckRequest, HealthCheckResponse,
+    health_check_response::ServingStatus,
+    health_server::{Health, HealthServer},
+};
+
+fn upstream_request(request: Request<HealthCheckRequest>) -> Request<upstream::HealthCheckRequest> {
+    request.map(|r| upstream::HealthCheckRequest { service: r.service })
+}
+
+fn response(r: upstream::HealthCheckResponse) -> HealthCheckResponse {
+    HealthCheckResponse { status: r.status }
+}
 
 /// The health service; `draining` turns true when shutdown starts.
 #[derive(Debug)]
@@ -43,7 +54,11 @@ impl Health for DrainingHealth {
         &self,
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<HealthCheckResponse>, Status> {
-        self.inner.check(request).await
+        Ok(self
+            .inner
+            .check(upstream_request(request))
+            .await?
+            .map(response))
     }
 
     type WatchStream = WatchStream;
@@ -52,7 +67,11 @@ impl Health for DrainingHealth {
         &self,
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let mut statuses = self.inner.watch(request).await?.into_inner();
+        let mut statuses = self
+            .inner
+            .watch(upstream_request(request))
+            .await?
+            .into_inner();
         let mut draining = self.draining.clone();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
@@ -70,7 +89,7 @@ impl Health for DrainingHealth {
                     }
                     item = statuses.next() => {
                         let Some(item) = item else { return };
-                        if tx.send(item).await.is_err() {
+                        if tx.send(item.map(response)).await.is_err() {
                             return;
                         }
                     }

@@ -3,8 +3,10 @@
 //! build on it.
 
 pub mod catalog;
+pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod grpc;
@@ -14,3 +16,4 @@ pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod transport;

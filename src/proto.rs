@@ -7,6 +7,11 @@ pub mod v1 {
     tonic::include_proto!("singlewindow.v1");
 }
 
+/// `grpc.health.v1`, generated with the service's codec (the service is tonic-health's).
+pub mod health {
+    tonic::include_proto!("grpc.health.v1");
+}
+
 /// Encoded `FileDescriptorSet` of every proto the service exposes, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/singlewindow_descriptor.bin"));
@@ -15,3 +20,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// by reflection so clients can decode error details.
 pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc_descriptor.bin"));
+
+/// Encoded `FileDescriptorSet` of `grpc.health.v1`.
+pub const HEALTH_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/health_descriptor.bin"));

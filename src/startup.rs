@@ -1,32 +1,39 @@
-//! Building and running the gRPC server.
+//! Building and running the server.
 //!
 //! The listener is bound first (port 0 works; the bound address is logged), health and reflection
 //! answer at once, and the catalogue service reports NOT_SERVING until the database is reachable
 //! (retried with backoff), its schema is current, the catalogue is imported if the store is empty,
-//! and the snapshot and search index are loaded. On shutdown health turns NOT_SERVING again, calls
-//! in flight get `shutdown_timeout` to finish, then the server stops regardless.
+//! and the snapshot and search index are loaded. The application owns the store for its whole
+//! life: handlers use it from the start, and it is closed only after the drain. On shutdown health
+//! turns NOT_SERVING again, connections are asked to finish their calls, and at
+//! `shutdown_timeout` every connection still open is closed.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::{Context as _, bail};
-use tokio::{net::TcpListener, sync::oneshot};
-use tonic::transport::{Server, server::TcpIncoming};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tonic_health::{ServingStatus, server::HealthReporter};
-
-use crate::health::DrainingHealth;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     catalog::{Catalogue, import},
+    clock::{SharedClock, SystemClock},
     config::ServeArgs,
-    grpc::catalog::CatalogApi,
+    grpc::{
+        calls::{CallSettings, CallStackLayer, Policies},
+        catalog::CatalogApi,
+        page_token::{PageTokens, TokenKey},
+    },
+    health::DrainingHealth,
     proto::{
-        ERROR_DETAILS_DESCRIPTOR_SET, FILE_DESCRIPTOR_SET,
+        ERROR_DETAILS_DESCRIPTOR_SET, FILE_DESCRIPTOR_SET, HEALTH_DESCRIPTOR_SET,
         v1::catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
     },
     store::{
         Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, StoreError,
     },
+    transport::{self, TransportSettings},
 };
 
 /// A bound, not yet running, server.
@@ -35,6 +42,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     args: ServeArgs,
+    clock: SharedClock,
 }
 
 impl Application {
@@ -48,7 +56,14 @@ impl Application {
             listener,
             local_addr,
             args,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// This application, telling time by `clock` (tests and simulations set it).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The address actually bound.
@@ -63,78 +78,72 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<Stopped> {
+        let args = self.args;
+        let store = Store::open(&args.database.database_url, &args.database.pool_settings())?
+            .with_clock(self.clock.clone());
         let health = HealthReporter::new();
         set_health(&health, ServingStatus::NotServing).await;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let health_service = DrainingHealth::server(health.clone(), stop_rx.clone());
         let catalogue = Arc::new(Catalogue::default());
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(ERROR_DETAILS_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(ERROR_DETAILS_DESCRIPTOR_SET)
-            .build_v1alpha()?;
-        let router = Server::builder()
-            .accept_http1(true)
-            .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
-            .layer(cors(&self.args.cors_allowed_origins)?)
-            .layer(tonic_web::GrpcWebLayer::new())
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(CatalogServiceServer::new(CatalogApi::new(
-                catalogue.clone(),
-            )));
+        let service = services(&args, &health, stop_rx.clone(), catalogue.clone())?;
 
         tracing::info!(address = %self.local_addr, "listening");
-        let (drain_tx, drain_rx) = oneshot::channel::<()>();
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        let mut server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
-            let _ = drain_rx.await;
-        }));
+        let drain = CancellationToken::new();
+        let mut server = tokio::spawn(transport::serve(
+            self.listener,
+            service,
+            transport_settings(&args),
+            drain.clone(),
+        ));
         let mut ready = tokio::spawn(prepare_and_watch(
-            self.args.clone(),
+            args.clone(),
+            store.clone(),
             catalogue,
             health.clone(),
             stop_rx,
         ));
 
+        let mut ready_ended = false;
         let outcome = tokio::select! {
             () = shutdown => Ok(()),
-            result = &mut ready => match result {
-                Ok(Err(error)) => Err(error),
-                Ok(Ok(())) => Ok(()),
-                Err(join) => Err(anyhow::Error::new(join).context("readiness task failed")),
+            result = &mut ready => {
+                ready_ended = true;
+                match result {
+                    Ok(Err(error)) => Err(error),
+                    Ok(Ok(())) => Ok(()),
+                    Err(join) => Err(anyhow::Error::new(join).context("readiness task failed")),
+                }
             },
             result = &mut server => {
-                result.context("server task failed")?.context("server failed")?;
-                return Ok(Stopped::Drained);
+                result.context("server task failed")?;
+                bail!("the server stopped accepting connections on its own");
             }
         };
         tracing::info!("draining");
         set_health(&health, ServingStatus::NotServing).await;
         let _ = stop_tx.send(true);
-        let _ = drain_tx.send(());
-        let stopped = match tokio::time::timeout(self.args.shutdown_timeout, &mut server).await {
+        drain.cancel();
+        let stopped = match tokio::time::timeout(args.shutdown_timeout, &mut server).await {
             Ok(result) => {
-                result
-                    .context("server task failed")?
-                    .context("server failed")?;
+                result.context("server task failed")?;
                 Stopped::Drained
             }
             Err(_) => {
-                tracing::warn!(timeout = ?self.args.shutdown_timeout, "calls still in flight at the shutdown deadline; stopping anyway");
+                tracing::warn!(timeout = ?args.shutdown_timeout, "calls still in flight at the shutdown deadline; closing their connections");
                 server.abort();
+                let _ = server.await;
                 Stopped::DeadlineExceeded
             }
         };
-        if !ready.is_finished() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), &mut ready).await;
+        if !ready_ended {
             ready.abort();
+            let _ = ready.await;
+        }
+        if tokio::time::timeout(Duration::from_secs(2), store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the database pool did not close in time");
         }
         tracing::info!(?stopped, "stopped");
         outcome.map(|()| stopped)
@@ -146,8 +155,85 @@ impl Application {
 pub enum Stopped {
     /// Every call in flight finished before the shutdown deadline.
     Drained,
-    /// Calls were still in flight at the deadline and were cut off.
+    /// Calls were still in flight at the deadline; their connections were closed.
     DeadlineExceeded,
+}
+
+type AppService = tower_http::cors::Cors<
+    tonic_web::GrpcWebService<crate::grpc::calls::CallStack<tonic::service::Routes>>,
+>;
+
+/// Every gRPC service behind CORS, gRPC-Web and the call stack.
+fn services(
+    args: &ServeArgs,
+    health: &HealthReporter,
+    draining: tokio::sync::watch::Receiver<bool>,
+    catalogue: Arc<Catalogue>,
+) -> anyhow::Result<AppService> {
+    let limits = &args.limits;
+    let descriptor_sets = [
+        FILE_DESCRIPTOR_SET,
+        HEALTH_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
+    let policies = Policies::build(
+        &descriptor_sets,
+        limits.max_request_size,
+        limits.max_deadline,
+    );
+    let decode_limit = policies.max_request_bytes();
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(HEALTH_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(ERROR_DETAILS_DESCRIPTOR_SET)
+    };
+    let tokens = Arc::new(page_tokens(args));
+    let catalog = CatalogServiceServer::new(CatalogApi::new(catalogue, tokens))
+        .max_decoding_message_size(decode_limit)
+        .max_encoding_message_size(limits.max_response_size);
+    let routes = tonic::service::Routes::new(DrainingHealth::server(health.clone(), draining))
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(catalog)
+        .prepare();
+    let calls = CallStackLayer::new(CallSettings {
+        policies,
+        max_concurrent_calls: limits.max_concurrent_calls,
+    });
+    Ok(tower::ServiceBuilder::new()
+        .layer(cors(&args.cors_allowed_origins)?)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(calls)
+        .service(routes))
+}
+
+fn page_tokens(args: &ServeArgs) -> PageTokens {
+    let current = args.page_token_key.clone().unwrap_or_else(|| {
+        tracing::info!("page tokens are signed with a key of this process only; set --page-token-key to share one between replicas and restarts");
+        TokenKey::random()
+    });
+    PageTokens::new(current, args.page_token_previous_key.clone())
+}
+
+fn transport_settings(args: &ServeArgs) -> TransportSettings {
+    let limits = &args.limits;
+    let window = |bytes: usize| u32::try_from(bytes).unwrap_or(u32::MAX);
+    TransportSettings {
+        max_connections: limits.max_connections,
+        handshake_timeout: limits.handshake_timeout,
+        tcp_keepalive: limits.tcp_keepalive,
+        http2_keepalive_interval: limits.http2_keepalive_interval,
+        http2_keepalive_timeout: limits.http2_keepalive_timeout,
+        max_concurrent_streams: limits.max_concurrent_streams,
+        stream_window_bytes: window(limits.http2_stream_window),
+        connection_window_bytes: window(limits.http2_connection_window),
+        max_header_list_bytes: window(limits.max_header_list_size),
+        max_pending_reset_streams: limits.max_pending_reset_streams,
+        connection_buffer_bytes: limits.connection_buffer,
+        process_buffer_bytes: limits.process_buffer,
+    }
 }
 
 async fn set_health(health: &HealthReporter, status: ServingStatus) {
@@ -177,6 +263,7 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
             http::HeaderName::from_static("grpc-status"),
             http::HeaderName::from_static("grpc-message"),
             http::HeaderName::from_static("grpc-status-details-bin"),
+            http::HeaderName::from_static("x-request-id"),
         ]))
 }
 
@@ -184,12 +271,13 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
 /// until `stop`. Returns an error only for failures a retry cannot fix.
 async fn prepare_and_watch(
     args: ServeArgs,
+    store: Store,
     catalogue: Arc<Catalogue>,
     health: HealthReporter,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let store = tokio::select! {
-        store = prepare(&args, &catalogue) => store?,
+    tokio::select! {
+        prepared = prepare(&store, &catalogue) => prepared?,
         _ = stop.changed() => return Ok(()),
     };
     set_health(&health, ServingStatus::Serving).await;
@@ -199,12 +287,11 @@ async fn prepare_and_watch(
             let _ = stop.changed().await;
         })
         .await;
-    store.close().await;
     Ok(())
 }
 
-async fn prepare(args: &ServeArgs, catalogue: &Catalogue) -> anyhow::Result<Store> {
-    let store = connect_with_backoff(&args.database.database_url, &args.database).await?;
+async fn prepare(store: &Store, catalogue: &Catalogue) -> anyhow::Result<()> {
+    wait_for_database(store).await?;
     match store.backend() {
         Backend::Sqlite => store.migrate().await?,
         Backend::Postgres => match store.schema_status().await? {
@@ -227,21 +314,18 @@ async fn prepare(args: &ServeArgs, catalogue: &Catalogue) -> anyhow::Result<Stor
             }
         }
     }
-    catalogue.refresh(&store).await?;
-    Ok(store)
+    catalogue.refresh(store).await?;
+    Ok(())
 }
 
-/// Connects, retrying with backoff while the database is unreachable.
-async fn connect_with_backoff(
-    url: &str,
-    database: &crate::config::DatabaseArgs,
-) -> anyhow::Result<Store> {
+/// Waits, retrying with backoff, until the database answers.
+async fn wait_for_database(store: &Store) -> anyhow::Result<()> {
     let mut delay = Duration::from_millis(200);
     loop {
-        match Store::connect(url, &database.pool_settings()).await {
-            Ok(store) => {
+        match store.ping().await {
+            Ok(()) => {
                 tracing::info!(backend = ?store.backend(), "database connected");
-                return Ok(store);
+                return Ok(());
             }
             Err(StoreError::Unavailable(error)) => {
                 tracing::warn!(error = %error, retry_in = ?delay, "database unreachable; NOT_SERVING until it answers");

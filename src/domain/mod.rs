@@ -3,3 +3,4 @@
 pub mod catalog;
 pub mod names;
 pub mod threshold;
+pub mod time;

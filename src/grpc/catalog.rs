@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     convert,
-    page_token::fingerprint,
+    page_token::{Binding, PageTokens},
     request::{Violations, paginate},
 };
 use crate::{
@@ -24,12 +24,13 @@ const MAX_QUERY_CHARS: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct CatalogApi {
     catalogue: Arc<Catalogue>,
+    tokens: Arc<PageTokens>,
 }
 
 impl CatalogApi {
-    /// A service answering from `catalogue`.
-    pub fn new(catalogue: Arc<Catalogue>) -> Self {
-        Self { catalogue }
+    /// A service answering from `catalogue`, signing page tokens with `tokens`.
+    pub fn new(catalogue: Arc<Catalogue>, tokens: Arc<PageTokens>) -> Self {
+        Self { catalogue, tokens }
     }
 
     fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
@@ -93,11 +94,14 @@ impl CatalogService for CatalogApi {
         let size = v.page_size(req.page_size);
         v.finish()?;
         let all: Vec<_> = snapshot.agencies().collect();
+        let binding =
+            Binding::request("ListAgencies", &pb::ListAgenciesRequest::default()).finish();
         let (page, next_page_token, total) = paginate(
             all,
             |a| a.id.clone(),
+            &self.tokens,
             &req.page_token,
-            &fingerprint("ListAgencies", &()),
+            &binding,
             size,
         )?;
         Ok(Response::new(pb::ListAgenciesResponse {
@@ -138,11 +142,21 @@ impl CatalogService for CatalogApi {
         );
         v.finish()?;
         let matching: Vec<_> = snapshot.services(&filter).collect();
+        let binding = Binding::request(
+            "ListServices",
+            &pb::ListServicesRequest {
+                page_size: 0,
+                page_token: String::new(),
+                ..req.clone()
+            },
+        )
+        .finish();
         let (page, next_page_token, total) = paginate(
             matching,
             |s| s.id.clone(),
+            &self.tokens,
             &req.page_token,
-            &fingerprint("ListServices", &filter),
+            &binding,
             size,
         )?;
         Ok(Response::new(pb::ListServicesResponse {
@@ -182,9 +196,25 @@ impl CatalogService for CatalogApi {
             .search(query, &filter)
             .map_err(|e| AppError::Internal(e.into()))?;
         let ranked: Vec<(usize, _)> = hits.into_iter().enumerate().collect();
-        let key = fingerprint("SearchServices", &(query, &filter, snapshot.generation()));
-        let (page, next_page_token, _) =
-            paginate(ranked, |(rank, _)| *rank, &req.page_token, &key, size)?;
+        // A ranking is only stable within one catalogue generation.
+        let binding = Binding::request(
+            "SearchServices",
+            &pb::SearchServicesRequest {
+                page_size: 0,
+                page_token: String::new(),
+                ..req.clone()
+            },
+        )
+        .and(&snapshot.generation().to_be_bytes())
+        .finish();
+        let (page, next_page_token, _) = paginate(
+            ranked,
+            |(rank, _)| *rank,
+            &self.tokens,
+            &req.page_token,
+            &binding,
+            size,
+        )?;
         Ok(Response::new(pb::SearchServicesResponse {
             results: page
                 .into_iter()
@@ -239,12 +269,21 @@ impl CatalogService for CatalogApi {
         let matching: Vec<_> = snapshot
             .standards(service.as_deref(), agency.as_deref())
             .collect();
-        let key = fingerprint("ListServiceStandards", &(&service, &agency));
+        let binding = Binding::request(
+            "ListServiceStandards",
+            &pb::ListServiceStandardsRequest {
+                page_size: 0,
+                page_token: String::new(),
+                ..req.clone()
+            },
+        )
+        .finish();
         let (page, next_page_token, total) = paginate(
             matching,
             |s| (s.service_id.clone(), s.id.clone()),
+            &self.tokens,
             &req.page_token,
-            &key,
+            &binding,
             size,
         )?;
         Ok(Response::new(pb::ListServiceStandardsResponse {
@@ -279,11 +318,14 @@ impl CatalogService for CatalogApi {
         let size = v.page_size(req.page_size);
         v.finish()?;
         let all: Vec<_> = snapshot.life_events().collect();
+        let binding =
+            Binding::request("ListLifeEvents", &pb::ListLifeEventsRequest::default()).finish();
         let (page, next_page_token, total) = paginate(
             all,
             |e| e.id.clone(),
+            &self.tokens,
             &req.page_token,
-            &fingerprint("ListLifeEvents", &()),
+            &binding,
             size,
         )?;
         Ok(Response::new(pb::ListLifeEventsResponse {

@@ -47,17 +47,16 @@ pub fn channel(c: Channel) -> pb::Channel {
 
 /// The domain channel of a proto filter value; `None` for unspecified.
 pub fn channel_filter(c: pb::Channel) -> Option<Channel> {
-    [
-        Channel::Online,
-        Channel::Telephone,
-        Channel::InPerson,
-        Channel::Mail,
-        Channel::Email,
-        Channel::Fax,
-        Channel::Other,
-    ]
-    .into_iter()
-    .find(|d| channel(*d) == c)
+    match c {
+        pb::Channel::Unspecified => None,
+        pb::Channel::Online => Some(Channel::Online),
+        pb::Channel::Telephone => Some(Channel::Telephone),
+        pb::Channel::InPerson => Some(Channel::InPerson),
+        pb::Channel::Mail => Some(Channel::Mail),
+        pb::Channel::Email => Some(Channel::Email),
+        pb::Channel::Fax => Some(Channel::Fax),
+        pb::Channel::Other => Some(Channel::Other),
+    }
 }
 
 fn client_group(g: ClientGroup) -> pb::ClientGroup {
@@ -73,16 +72,17 @@ fn client_group(g: ClientGroup) -> pb::ClientGroup {
 
 /// The domain client group of a proto filter value; `None` for unspecified.
 pub fn client_group_filter(g: pb::ClientGroup) -> Option<ClientGroup> {
-    [
-        ClientGroup::Person,
-        ClientGroup::Business,
-        ClientGroup::NonProfit,
-        ClientGroup::ProvinceTerritoryCommunity,
-        ClientGroup::Foreign,
-        ClientGroup::Government,
-    ]
-    .into_iter()
-    .find(|d| client_group(*d) == g)
+    match g {
+        pb::ClientGroup::Unspecified => None,
+        pb::ClientGroup::Person => Some(ClientGroup::Person),
+        pb::ClientGroup::Business => Some(ClientGroup::Business),
+        pb::ClientGroup::NonProfit => Some(ClientGroup::NonProfit),
+        pb::ClientGroup::ProvinceTerritoryCommunity => {
+            Some(ClientGroup::ProvinceTerritoryCommunity)
+        }
+        pb::ClientGroup::Foreign => Some(ClientGroup::Foreign),
+        pb::ClientGroup::Government => Some(ClientGroup::Government),
+    }
 }
 
 fn service_type(t: ServiceType) -> pb::ServiceType {

@@ -1,7 +1,10 @@
-//! The gRPC surface: one file per proto service, the request decoding and paging helpers, the
-//! domain-to-proto conversions, and the single error-to-status mapping.
+//! The gRPC surface: the call stack every call passes through (`calls`), one file per proto
+//! service, the codec, the request decoding and paging helpers, the domain-to-proto conversions,
+//! and the single error-to-status mapping.
 
+pub mod calls;
 pub mod catalog;
+pub mod codec;
 mod convert;
 pub mod page_token;
 mod request;

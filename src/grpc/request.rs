@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::page_token;
+use super::page_token::{Binding, PageTokens};
 use crate::{
     domain::names,
     error::{AppError, FieldViolation},
@@ -109,27 +109,26 @@ impl Violations {
 }
 
 /// One page of `items` (already filtered and in order of `key`), resuming after the position in
-/// `page_token`. Returns the page, the next token (empty on the last page) and the total count.
+/// `page_token`, which must have been issued for `binding`. Returns the page, the next token
+/// (empty on the last page only) and the total count.
 pub fn paginate<T, K>(
     items: Vec<T>,
     key: impl Fn(&T) -> K,
+    tokens: &PageTokens,
     page_token: &str,
-    fingerprint: &str,
+    binding: &Binding,
     page_size: usize,
 ) -> Result<(Vec<T>, String, usize), AppError>
 where
     K: Ord + Serialize + DeserializeOwned,
 {
     let total = items.len();
-    let after: Option<K> = page_token::decode(page_token, fingerprint)?;
+    let after: Option<K> = tokens.decode(page_token, binding)?;
     let start = after.map_or(0, |after| items.partition_point(|item| key(item) <= after));
     let page: Vec<T> = items.into_iter().skip(start).take(page_size).collect();
-    let next = if start + page.len() < total {
-        page.last()
-            .map(|last| page_token::encode(fingerprint, &key(last)))
-            .unwrap_or_default()
-    } else {
-        String::new()
+    let next = match page.last() {
+        Some(last) if start + page.len() < total => tokens.encode(binding, &key(last))?,
+        _ => String::new(),
     };
     Ok((page, next, total))
 }

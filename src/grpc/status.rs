@@ -2,7 +2,7 @@
 //! (domain `singlewindow.v1`, reason from `ErrorReason`) and, for bad input, `BadRequest`.
 //! Internal causes are logged here and never sent to the client.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
@@ -18,20 +18,37 @@ pub fn reason_name(reason: ErrorReason) -> &'static str {
     name.strip_prefix("ERROR_REASON_").unwrap_or(name)
 }
 
+/// How long a client should wait before retrying a shed or busy call.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+
 fn status(
     code: Code,
     message: &str,
     reason: ErrorReason,
     configure: impl FnOnce(&mut ErrorDetails),
 ) -> Status {
+    status_with(code, message, reason, HashMap::new(), configure)
+}
+
+fn status_with(
+    code: Code,
+    message: &str,
+    reason: ErrorReason,
+    metadata: HashMap<String, String>,
+    configure: impl FnOnce(&mut ErrorDetails),
+) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info(
-        reason_name(reason),
-        ERROR_DOMAIN,
-        HashMap::<String, String>::new(),
-    );
+    details.set_error_info(reason_name(reason), ERROR_DOMAIN, metadata);
     configure(&mut details);
     Status::with_error_details(code, message, details)
+}
+
+fn one(key: &str, value: impl Into<String>) -> HashMap<String, String> {
+    HashMap::from([(key.to_owned(), value.into())])
+}
+
+fn retry_after(d: &mut ErrorDetails) {
+    d.set_retry_info(Some(RETRY_AFTER));
 }
 
 impl From<AppError> for Status {
@@ -51,6 +68,22 @@ impl From<AppError> for Status {
                     },
                 )
             }
+            AppError::Malformed { part, description } => status_with(
+                Code::InvalidArgument,
+                &format!("malformed request: {description}"),
+                ErrorReason::MalformedRequest,
+                one("part", part.as_str()),
+                |_| {},
+            ),
+            AppError::MessageTooLarge { limit_bytes } => status_with(
+                Code::ResourceExhausted,
+                &format!(
+                    "the request message is larger than this method accepts ({limit_bytes} bytes)"
+                ),
+                ErrorReason::MessageTooLarge,
+                one("limit_bytes", limit_bytes.to_string()),
+                |_| {},
+            ),
             AppError::InvalidPageToken(description) => status(
                 Code::InvalidArgument,
                 "invalid page_token",
@@ -61,21 +94,89 @@ impl From<AppError> for Status {
             ),
             AppError::NotFound { name } => {
                 let message = format!("{name} not found");
-                let mut details = ErrorDetails::new();
-                details.set_error_info(
-                    reason_name(ErrorReason::ResourceNotFound),
-                    ERROR_DOMAIN,
-                    HashMap::from([("resource_name".to_owned(), name.clone())]),
-                );
                 let kind = name.split('/').next().unwrap_or_default().to_owned();
-                details.set_resource_info(kind, name, "", "");
-                Status::with_error_details(Code::NotFound, message, details)
+                status_with(
+                    Code::NotFound,
+                    &message,
+                    ErrorReason::ResourceNotFound,
+                    one("resource_name", name.clone()),
+                    |d| {
+                        d.set_resource_info(kind, name, "", "");
+                    },
+                )
             }
+            AppError::AlreadyExists { name } => status_with(
+                Code::AlreadyExists,
+                &format!("{name} already exists"),
+                ErrorReason::AlreadyExists,
+                one("resource_name", name),
+                |_| {},
+            ),
+            AppError::Unauthenticated(why) => status(
+                Code::Unauthenticated,
+                why,
+                ErrorReason::Unauthenticated,
+                |_| {},
+            ),
+            AppError::PermissionDenied => status(
+                Code::PermissionDenied,
+                "the caller may not do this",
+                ErrorReason::PermissionDenied,
+                |_| {},
+            ),
+            AppError::EtagMismatch { name } => status_with(
+                Code::Aborted,
+                &format!("{name} changed since it was read; read it again and retry with its etag"),
+                ErrorReason::EtagMismatch,
+                one("resource_name", name),
+                |_| {},
+            ),
+            AppError::FailedPrecondition {
+                condition,
+                subject,
+                description,
+            } => status(
+                Code::FailedPrecondition,
+                &format!("{subject}: {description}"),
+                ErrorReason::FailedPrecondition,
+                |d| {
+                    d.add_precondition_failure_violation(
+                        condition,
+                        subject.clone(),
+                        description.clone(),
+                    );
+                },
+            ),
+            AppError::DeadlineExceeded | AppError::Store(StoreError::DeadlineExceeded) => status(
+                Code::DeadlineExceeded,
+                "the deadline passed before the call completed",
+                ErrorReason::DeadlineExceeded,
+                |_| {},
+            ),
+            AppError::UnknownMethod(path) => status_with(
+                Code::Unimplemented,
+                "no such method on this server",
+                ErrorReason::UnknownMethod,
+                one("method", path),
+                |_| {},
+            ),
+            AppError::Overloaded => status(
+                Code::Unavailable,
+                "the server is at its limit of calls in flight; retry shortly",
+                ErrorReason::Overloaded,
+                retry_after,
+            ),
+            AppError::ConnectionBufferFull => status(
+                Code::ResourceExhausted,
+                "this connection holds too many bytes of unread answers and arriving requests; read the answers or use another connection",
+                ErrorReason::ConnectionBufferFull,
+                |_| {},
+            ),
             AppError::Unavailable(why) => status(
                 Code::Unavailable,
                 why,
                 ErrorReason::ServiceUnavailable,
-                |_| {},
+                retry_after,
             ),
             AppError::Store(StoreError::Unavailable(source)) => {
                 tracing::warn!(error = %source, "database unavailable");
@@ -83,11 +184,40 @@ impl From<AppError> for Status {
                     Code::Unavailable,
                     "the database is unavailable; retry later",
                     ErrorReason::ServiceUnavailable,
+                    retry_after,
+                )
+            }
+            AppError::Store(StoreError::Busy(source)) => {
+                tracing::warn!(error = %source, "database busy");
+                status(
+                    Code::Unavailable,
+                    "the database is busy; retry shortly",
+                    ErrorReason::ServiceUnavailable,
+                    retry_after,
+                )
+            }
+            AppError::Store(StoreError::Conflict(source)) => {
+                tracing::info!(error = %source, "transaction conflict after retries");
+                status(
+                    Code::Aborted,
+                    "the call conflicted with concurrent changes; nothing was written; retry it",
+                    ErrorReason::ConcurrentConflict,
+                    |_| {},
+                )
+            }
+            AppError::Store(StoreError::UniqueViolation { constraint }) => {
+                // Handlers that know which resource exists say so with `AlreadyExists`.
+                tracing::debug!(?constraint, "unique violation");
+                status(
+                    Code::AlreadyExists,
+                    "the resource exists already",
+                    ErrorReason::AlreadyExists,
                     |_| {},
                 )
             }
             AppError::Store(
                 error @ (StoreError::InvalidUrl(_)
+                | StoreError::NotFound
                 | StoreError::Schema(_)
                 | StoreError::Corrupt(_)
                 | StoreError::Database(_)),

@@ -1,5 +1,6 @@
 //! The catalogue's SQL, identical on both backends (`$N` binds, `ON CONFLICT` upserts), and the one
-//! place that decides how catalogue rows are encoded: key columns plus a JSON `doc`.
+//! place that decides how catalogue rows are encoded: key columns plus a JSON `doc` (see the store
+//! module's note on row formats).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -7,18 +8,22 @@ use std::fmt::Write as _;
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
-use super::{ImportMode, ImportOutcome, StoreError, StoreResult};
-use crate::domain::catalog::{Agency, Catalog, LifeEvent, Service, ServiceStandard};
+use super::{
+    ImportMode, ImportOutcome, StoreError, StoreResult,
+    tx::{Lock, Tx, on_conn},
+};
+use crate::domain::{
+    catalog::{Agency, Catalog, LifeEvent, Service, ServiceStandard},
+    time::Timestamp,
+};
 
-pub(super) const SELECT_GENERATION: &str = "SELECT generation FROM catalog_state WHERE id = 1";
-pub(super) const SELECT_STATE: &str =
-    "SELECT generation, content_hash FROM catalog_state WHERE id = 1";
-pub(super) const SELECT_ACTIVE_SERVICE_IDS: &str =
-    "SELECT service_id FROM services WHERE retired = FALSE";
-pub(super) const SELECT_AGENCIES: &str = "SELECT doc FROM agencies";
-pub(super) const SELECT_SERVICES: &str = "SELECT doc, retired FROM services";
-pub(super) const SELECT_STANDARDS: &str = "SELECT doc, retired FROM service_standards";
-pub(super) const SELECT_LIFE_EVENTS: &str = "SELECT doc FROM life_events";
+const SELECT_GENERATION: &str = "SELECT generation FROM catalog_state WHERE id = 1";
+const SELECT_STATE: &str = "SELECT generation, content_hash FROM catalog_state WHERE id = 1";
+const SELECT_ACTIVE_SERVICE_IDS: &str = "SELECT service_id FROM services WHERE retired = FALSE";
+const SELECT_AGENCIES: &str = "SELECT doc FROM agencies";
+const SELECT_SERVICES: &str = "SELECT doc, retired FROM services";
+const SELECT_STANDARDS: &str = "SELECT doc, retired FROM service_standards";
+const SELECT_LIFE_EVENTS: &str = "SELECT doc FROM life_events";
 
 /// A bind parameter.
 #[derive(Debug)]
@@ -255,7 +260,7 @@ pub(super) fn decode_catalog(
 }
 
 /// Reads the whole stored catalogue on `conn`, inside the caller's read transaction.
-pub(super) async fn read_catalog<DB>(conn: &mut DB::Connection) -> StoreResult<(i64, Catalog)>
+async fn read_catalog<DB>(conn: &mut DB::Connection) -> StoreResult<(i64, Catalog)>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -284,8 +289,8 @@ where
 }
 
 /// Plans and executes an import on `conn`, inside the caller's transaction, which must already
-/// hold the lock that serialises imports.
-pub(super) async fn import_in<DB>(
+/// hold [`Lock::CatalogImport`].
+async fn import_in<DB>(
     conn: &mut DB::Connection,
     catalog: &Catalog,
     mode: ImportMode,
@@ -318,4 +323,28 @@ where
         query.execute(&mut *conn).await?;
     }
     Ok(plan.outcome)
+}
+
+/// The stored catalogue generation (0 before the first import).
+pub(super) async fn generation(tx: &mut Tx) -> StoreResult<i64> {
+    let generation: Option<i64> = on_conn!(tx, conn, DB => {
+        sqlx::query_scalar(SELECT_GENERATION).fetch_optional(conn).await?
+    });
+    Ok(generation.unwrap_or(0))
+}
+
+/// The whole stored catalogue and its generation.
+pub(super) async fn read(tx: &mut Tx) -> StoreResult<(i64, Catalog)> {
+    on_conn!(tx, conn, DB => read_catalog::<DB>(conn).await)
+}
+
+/// Imports `catalog` (see `CatalogStore::import_catalog`), serialised by the import lock.
+pub(super) async fn import(
+    tx: &mut Tx,
+    catalog: &Catalog,
+    mode: ImportMode,
+    now: Timestamp,
+) -> StoreResult<ImportOutcome> {
+    tx.lock(Lock::CatalogImport).await?;
+    on_conn!(tx, conn, DB => import_in::<DB>(conn, catalog, mode, now.unix_millis()).await)
 }

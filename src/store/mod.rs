@@ -1,7 +1,31 @@
-//! Storage: a [`Store`] made of per-aggregate traits, with a SQLite (embedded default) and a
-//! PostgreSQL (production) implementation chosen by the database URL's scheme.
+//! Storage: one [`Store`] over SQLite (the embedded default) or PostgreSQL (production), chosen by
+//! the database URL's scheme, and the contract every backend meets (`conformance`, run by the
+//! tests on both).
 //!
-//! Every backend passes the same conformance suite (`conformance`), run by the tests on both.
+//! # How work reaches the database
+//! Every read and write is a *unit of work* (a function over a [`Tx`]) run by [`Store::read`] or
+//! [`Store::write`], which own BEGIN, locks, the call's deadline, COMMIT and retries (see `tx`).
+//! A write that spans aggregates is one unit of work, so it commits together. The per-aggregate
+//! traits ([`CatalogStore`]...) are conveniences that run one unit each.
+//!
+//! # What is shared and what belongs to one backend
+//! - Shared, written once: the aggregate SQL (`catalog_sql`...), which uses `$N` binds,
+//!   `ON CONFLICT` upserts, `BIGINT` integers (timestamps are Unix milliseconds, booleans are
+//!   `BOOLEAN`), and runs on either connection through `tx::on_conn!`; the error classification
+//!   (`error`); the retry loop and its backoff (`tx`).
+//! - SQLite only (`sqlite`): pragmas (WAL, `synchronous=FULL`, busy timeout, foreign keys), the
+//!   write lock taken at `BEGIN IMMEDIATE`, the deadline enforced by a progress handler that
+//!   interrupts statements, busy errors (not retried: the busy timeout already waited).
+//! - PostgreSQL only (`postgres`): `SERIALIZABLE` writes retried on serialization failure and
+//!   deadlock, `REPEATABLE READ READ ONLY` reads, the deadline as `SET LOCAL statement_timeout`,
+//!   advisory locks ([`Lock`]), and, when later parts need them, LISTEN/NOTIFY and native JSON or
+//!   time types.
+//!
+//! # Row formats
+//! Catalogue rows keep key columns plus the domain struct as a JSON `doc`: the catalogue is
+//! rebuilt from its source files by every import, so a renamed field is repaired by the next
+//! import, and `load_catalog` fails with `Corrupt` (never a panic) until then. Every other
+//! aggregate stores explicit columns with their own row types, changed only by migrations.
 
 mod catalog_sql;
 pub mod conformance;
@@ -9,15 +33,20 @@ mod error;
 mod postgres;
 mod schema;
 mod sqlite;
+mod tx;
 
-use std::{future::Future, time::Duration};
+use std::time::Duration;
 
 pub use error::{StoreError, StoreResult};
-pub use postgres::PgStore;
 pub use schema::SchemaStatus;
-pub use sqlite::SqliteStore;
+pub use tx::{BoxFuture, Lock, Mode, Tx};
 
-use crate::domain::catalog::Catalog;
+use crate::{
+    clock::{SharedClock, SystemClock},
+    domain::catalog::Catalog,
+};
+use postgres::PgStore;
+use sqlite::SqliteStore;
 
 /// The storage backend a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +76,8 @@ impl Backend {
 pub struct PoolSettings {
     /// Maximum open connections.
     pub max_connections: u32,
-    /// How long a query waits for a free connection before failing as unavailable.
+    /// How long a query waits for a free connection before failing as unavailable (less when the
+    /// call's deadline is nearer).
     pub acquire_timeout: Duration,
     /// How long SQLite waits on a lock held by another writer (below the request deadline).
     pub busy_timeout: Duration,
@@ -117,69 +147,173 @@ pub trait CatalogStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<ImportOutcome>> + Send;
 }
 
-/// A store on one of the supported backends.
+/// A store on one of the supported backends. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
-pub enum Store {
+pub struct Store {
+    backend: Backends,
+    clock: SharedClock,
+}
+
+#[derive(Debug, Clone)]
+enum Backends {
     Sqlite(SqliteStore),
     Postgres(PgStore),
 }
 
 impl Store {
-    /// Opens a connection pool for `url`. `InvalidUrl` for an unknown scheme or a malformed URL;
-    /// `Unavailable` when the database cannot be reached (worth retrying).
-    pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
-        Ok(match Backend::from_url(url)? {
-            Backend::Sqlite => Store::Sqlite(SqliteStore::connect(url, settings).await?),
-            Backend::Postgres => Store::Postgres(PgStore::connect(url, settings).await?),
+    /// A store for `url` whose connections open on first use: fails only when the URL is unusable
+    /// (`InvalidUrl`), never because the database is down. What `serve` uses, so that it can own
+    /// the store from the start and wait for the database while NOT_SERVING.
+    pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
+        let backend = match Backend::from_url(url)? {
+            Backend::Sqlite => Backends::Sqlite(SqliteStore::open(url, settings)?),
+            Backend::Postgres => Backends::Postgres(PgStore::open(url, settings)?),
+        };
+        Ok(Self {
+            backend,
+            clock: std::sync::Arc::new(SystemClock),
         })
+    }
+
+    /// Opens a store for `url` and checks that the database answers. `InvalidUrl` for an unknown
+    /// scheme or a malformed URL; `Unavailable` when the database cannot be reached.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
+        let store = Self::open(url, settings)?;
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// This store, telling time by `clock` (import timestamps, and later every domain time).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock the store tells time by.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// The backend in use.
     pub fn backend(&self) -> Backend {
-        match self {
-            Store::Sqlite(_) => Backend::Sqlite,
-            Store::Postgres(_) => Backend::Postgres,
+        match self.backend {
+            Backends::Sqlite(_) => Backend::Sqlite,
+            Backends::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// Checks that the database answers (`Unavailable` otherwise).
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read((), |tx, ()| {
+            Box::pin(async move {
+                tx::on_conn!(tx, conn, DB => sqlx::query("SELECT 1").execute(conn).await.map(drop))?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Runs `work` in a read-only transaction (one consistent snapshot) and returns its result.
+    /// Honours the current call's deadline ([`crate::deadline`]): `DeadlineExceeded` once it
+    /// passes, with the statements in flight stopped.
+    pub async fn read<I, T, F>(&self, input: I, work: F) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
+    {
+        self.run(Mode::Read, input, work).await
+    }
+
+    /// Runs `work` in a serialisable read-write transaction and commits it; on a serialization
+    /// failure or deadlock the whole of `work` runs again (up to 5 attempts, with backoff, within
+    /// the deadline), so `work` must have no effect outside the transaction. Everything `work`
+    /// writes commits together or not at all. `Conflict` when the attempts are used up, `Busy`
+    /// (SQLite) when another writer held the lock past the busy timeout, `DeadlineExceeded` when
+    /// the call's deadline passes first.
+    pub async fn write<I, T, F>(&self, input: I, work: F) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
+    {
+        self.run(Mode::Write, input, work).await
+    }
+
+    async fn run<I, T, F>(&self, mode: Mode, input: I, work: F) -> StoreResult<T>
+    where
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>>,
+    {
+        let mut attempt = 1;
+        loop {
+            if crate::deadline::remaining() == Some(Duration::ZERO) {
+                return Err(StoreError::DeadlineExceeded);
+            }
+            let mut tx = self.begin(mode).await?;
+            let result = match work(&mut tx, &input).await {
+                Ok(value) => tx.commit().await.map(|()| value),
+                Err(error) => Err(error), // dropping `tx` rolls it back
+            };
+            match result {
+                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(tx::backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn begin(&self, mode: Mode) -> StoreResult<Tx> {
+        let deadline = crate::deadline::current();
+        let conn = match &self.backend {
+            Backends::Sqlite(s) => s.begin(mode, deadline).await?,
+            Backends::Postgres(s) => s.begin(mode, deadline).await?,
+        };
+        Ok(Tx { conn })
     }
 
     /// Closes every connection, waiting for queries in flight (a SQLite file is checkpointed).
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(s) => s.close().await,
-            Store::Postgres(s) => s.close().await,
+        match &self.backend {
+            Backends::Sqlite(s) => s.close().await,
+            Backends::Postgres(s) => s.close().await,
         }
     }
 }
 
+use tx::MAX_ATTEMPTS;
+
 impl SchemaStore for Store {
     async fn migrate(&self) -> StoreResult<()> {
-        match self {
-            Store::Sqlite(s) => s.migrate().await,
-            Store::Postgres(s) => s.migrate().await,
+        match self.schema_status().await? {
+            status @ (SchemaStatus::Ahead { .. } | SchemaStatus::Dirty { .. }) => {
+                Err(StoreError::Schema(status.to_string()))
+            }
+            _ => match &self.backend {
+                Backends::Sqlite(s) => s.migrate().await,
+                Backends::Postgres(s) => s.migrate().await,
+            },
         }
     }
 
     async fn schema_status(&self) -> StoreResult<SchemaStatus> {
-        match self {
-            Store::Sqlite(s) => s.schema_status().await,
-            Store::Postgres(s) => s.schema_status().await,
+        match &self.backend {
+            Backends::Sqlite(s) => s.schema_status().await,
+            Backends::Postgres(s) => s.schema_status().await,
         }
     }
 }
 
 impl CatalogStore for Store {
     async fn catalog_generation(&self) -> StoreResult<i64> {
-        match self {
-            Store::Sqlite(s) => s.catalog_generation().await,
-            Store::Postgres(s) => s.catalog_generation().await,
-        }
+        self.read((), |tx, ()| Box::pin(catalog_sql::generation(tx)))
+            .await
     }
 
     async fn load_catalog(&self) -> StoreResult<(i64, Catalog)> {
-        match self {
-            Store::Sqlite(s) => s.load_catalog().await,
-            Store::Postgres(s) => s.load_catalog().await,
-        }
+        self.read((), |tx, ()| Box::pin(catalog_sql::read(tx)))
+            .await
     }
 
     async fn import_catalog(
@@ -187,9 +321,10 @@ impl CatalogStore for Store {
         catalog: &Catalog,
         mode: ImportMode,
     ) -> StoreResult<ImportOutcome> {
-        match self {
-            Store::Sqlite(s) => s.import_catalog(catalog, mode).await,
-            Store::Postgres(s) => s.import_catalog(catalog, mode).await,
-        }
+        let now = self.clock.now();
+        self.write((catalog.clone(), mode), move |tx, (catalog, mode)| {
+            Box::pin(catalog_sql::import(tx, catalog, *mode, now))
+        })
+        .await
     }
 }

@@ -1,35 +1,33 @@
-//! The production backend: PostgreSQL, shared by many replicas. The server never migrates it
-//! itself: `single-window migrate` does (a deployment's migration job), and `serve` refuses to run
-//! on a schema it does not know.
+//! The production backend: PostgreSQL, shared by many replicas. Writes are `SERIALIZABLE` (the
+//! entry point retries serialization failures), reads `REPEATABLE READ READ ONLY`, and a call's
+//! deadline becomes the transaction's `statement_timeout`, set in the same round trip as BEGIN.
+//! The server never migrates PostgreSQL itself: `single-window migrate` does (a deployment's
+//! migration job), and `serve` refuses to run on a schema it does not know.
 
-use std::str::FromStr;
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     PgPool,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
+use tokio::time::Instant;
 
-use super::{
-    CatalogStore, ImportMode, ImportOutcome, PoolSettings, SchemaStatus, SchemaStore, StoreError,
-    StoreResult, catalog_sql, sqlite::now_unix_ms,
-};
-use crate::domain::catalog::Catalog;
+use super::{Mode, PoolSettings, SchemaStatus, StoreError, StoreResult, tx::TxConn};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// Key of the advisory lock that serialises catalogue imports across replicas.
-const CATALOG_IMPORT_LOCK: i64 = 0x5357_4341_5441_4c47; // "SWCATALG"
 
 /// A store in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    acquire_timeout: Duration,
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`).
-    pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
+    /// A pool for `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`) that connects on
+    /// first use.
+    pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
         let options =
             PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
         let pool = PgPoolOptions::new()
@@ -38,31 +36,53 @@ impl PgStore {
             // A broken connection fails its query and is dropped; pinging on every acquire would
             // add a round trip to every call.
             .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        Ok(Self { pool })
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            acquire_timeout: settings.acquire_timeout,
+        })
     }
 
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
-impl SchemaStore for PgStore {
-    async fn migrate(&self) -> StoreResult<()> {
-        match self.schema_status().await? {
-            status @ (SchemaStatus::Ahead { .. } | SchemaStatus::Dirty { .. }) => {
-                Err(StoreError::Schema(status.to_string()))
+    /// Begins a transaction for `mode` whose statements stop at `deadline`, in one round trip.
+    pub(super) async fn begin(&self, mode: Mode, deadline: Option<Instant>) -> StoreResult<TxConn> {
+        let isolation = match mode {
+            Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            Mode::Write => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+        };
+        let (statement, wait) = match deadline {
+            None => (isolation.to_owned(), self.acquire_timeout),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(StoreError::DeadlineExceeded);
+                }
+                let millis = left.as_millis().max(1);
+                (
+                    format!("{isolation}; SET LOCAL statement_timeout = {millis}"),
+                    left.min(self.acquire_timeout),
+                )
             }
-            _ => MIGRATOR
-                .run(&self.pool)
-                .await
-                .map_err(|e| StoreError::Schema(format!("migration failed: {e}"))),
+        };
+        let begin = self.pool.begin_with(sqlx::AssertSqlSafe(statement));
+        match tokio::time::timeout(wait, begin).await {
+            Ok(tx) => Ok(TxConn::Postgres(tx?)),
+            Err(_) if deadline.is_some_and(|d| d <= Instant::now()) => {
+                Err(StoreError::DeadlineExceeded)
+            }
+            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
         }
     }
 
-    async fn schema_status(&self) -> StoreResult<SchemaStatus> {
+    /// Applies the migrations the database lacks.
+    pub(super) async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Schema(format!("migration failed: {e}")))
+    }
+
+    /// The database's applied migrations compared with the embedded ones.
+    pub(super) async fn schema_status(&self) -> StoreResult<SchemaStatus> {
         let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
             .fetch_one(&self.pool)
             .await?;
@@ -75,40 +95,9 @@ impl SchemaStore for PgStore {
         };
         Ok(SchemaStatus::compare(&MIGRATOR, &applied))
     }
-}
 
-impl CatalogStore for PgStore {
-    async fn catalog_generation(&self) -> StoreResult<i64> {
-        let generation: Option<i64> = sqlx::query_scalar(catalog_sql::SELECT_GENERATION)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(generation.unwrap_or(0))
-    }
-
-    async fn load_catalog(&self) -> StoreResult<(i64, Catalog)> {
-        // One read transaction: a consistent view even while an import commits.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?;
-        let loaded = catalog_sql::read_catalog::<sqlx::Postgres>(&mut tx).await?;
-        tx.commit().await?;
-        Ok(loaded)
-    }
-
-    async fn import_catalog(
-        &self,
-        catalog: &Catalog,
-        mode: ImportMode,
-    ) -> StoreResult<ImportOutcome> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(CATALOG_IMPORT_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        let outcome =
-            catalog_sql::import_in::<sqlx::Postgres>(&mut tx, catalog, mode, now_unix_ms()).await?;
-        tx.commit().await?;
-        Ok(outcome)
+    /// Closes the pool.
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
     }
 }

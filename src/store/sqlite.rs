@@ -1,5 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode with durable (`synchronous=FULL`) commits,
 //! a busy timeout, foreign keys, and writes that take the write lock up front (`BEGIN IMMEDIATE`).
+//! A call's deadline interrupts its statements through a progress handler.
 
 use std::str::FromStr;
 
@@ -8,25 +9,27 @@ use sqlx::{
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+use tokio::time::Instant;
 
-use super::{
-    CatalogStore, ImportMode, ImportOutcome, PoolSettings, SchemaStatus, SchemaStore, StoreError,
-    StoreResult, catalog_sql,
-};
-use crate::domain::catalog::Catalog;
+use super::{Mode, PoolSettings, SchemaStatus, StoreError, StoreResult, tx::TxConn};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Virtual-machine steps between two deadline checks of a running statement.
+const DEADLINE_CHECK_STEPS: i32 = 1_000;
 
 /// A store in a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    acquire_timeout: std::time::Duration,
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the file named by `url` (`sqlite://PATH` or `sqlite:PATH`).
-    /// In-memory databases are refused: each pooled connection would get its own empty database.
-    pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
+    /// A pool over the file named by `url` (`sqlite://PATH` or `sqlite:PATH`), created on first
+    /// use if missing. In-memory databases are refused: each pooled connection would get its own
+    /// empty database.
+    pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
         if url.contains(":memory:") || url.contains("mode=memory") {
             return Err(StoreError::InvalidUrl(
                 "in-memory SQLite is not supported: name a file, for example sqlite://single-window.db".to_owned(),
@@ -42,31 +45,59 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
-            .connect_with(options)
-            .await?;
-        Ok(Self { pool })
+            // A unit of work cancelled mid-statement leaves its deadline check installed: clear
+            // it before the connection serves anyone else.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.lock_handle().await?.remove_progress_handler();
+                    Ok(true)
+                })
+            })
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            acquire_timeout: settings.acquire_timeout,
+        })
     }
 
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
-impl SchemaStore for SqliteStore {
-    async fn migrate(&self) -> StoreResult<()> {
-        match self.schema_status().await? {
-            status @ (SchemaStatus::Ahead { .. } | SchemaStatus::Dirty { .. }) => {
-                Err(StoreError::Schema(status.to_string()))
+    /// Begins a transaction for `mode`, stopping its statements at `deadline`.
+    pub(super) async fn begin(&self, mode: Mode, deadline: Option<Instant>) -> StoreResult<TxConn> {
+        let statement = match mode {
+            Mode::Read => "BEGIN",
+            Mode::Write => "BEGIN IMMEDIATE",
+        };
+        let wait = deadline.map_or(self.acquire_timeout, |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(self.acquire_timeout)
+        });
+        let mut tx = match tokio::time::timeout(wait, self.pool.begin_with(statement)).await {
+            Ok(tx) => tx?,
+            Err(_) if deadline.is_some_and(|d| d <= Instant::now()) => {
+                return Err(StoreError::DeadlineExceeded);
             }
-            _ => MIGRATOR
-                .run(&self.pool)
-                .await
-                .map_err(|e| StoreError::Schema(format!("migration failed: {e}"))),
+            Err(_) => return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+        };
+        if let Some(deadline) = deadline {
+            let deadline = deadline.into_std();
+            tx.lock_handle()
+                .await?
+                .set_progress_handler(DEADLINE_CHECK_STEPS, move || {
+                    std::time::Instant::now() < deadline
+                });
         }
+        Ok(TxConn::Sqlite(tx))
     }
 
-    async fn schema_status(&self) -> StoreResult<SchemaStatus> {
+    /// Applies the migrations the file lacks.
+    pub(super) async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Schema(format!("migration failed: {e}")))
+    }
+
+    /// The file's applied migrations compared with the embedded ones.
+    pub(super) async fn schema_status(&self) -> StoreResult<SchemaStatus> {
         let exists: Option<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         )
@@ -81,42 +112,11 @@ impl SchemaStore for SqliteStore {
         };
         Ok(SchemaStatus::compare(&MIGRATOR, &applied))
     }
-}
 
-impl CatalogStore for SqliteStore {
-    async fn catalog_generation(&self) -> StoreResult<i64> {
-        let generation: Option<i64> = sqlx::query_scalar(catalog_sql::SELECT_GENERATION)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(generation.unwrap_or(0))
+    /// Closes the pool.
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
     }
-
-    async fn load_catalog(&self) -> StoreResult<(i64, Catalog)> {
-        // One read transaction: a consistent view even while an import commits.
-        let mut tx = self.pool.begin().await?;
-        let loaded = catalog_sql::read_catalog::<sqlx::Sqlite>(&mut tx).await?;
-        tx.commit().await?;
-        Ok(loaded)
-    }
-
-    async fn import_catalog(
-        &self,
-        catalog: &Catalog,
-        mode: ImportMode,
-    ) -> StoreResult<ImportOutcome> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let outcome =
-            catalog_sql::import_in::<sqlx::Sqlite>(&mut tx, catalog, mode, now_unix_ms()).await?;
-        tx.commit().await?;
-        Ok(outcome)
-    }
-}
-
-pub(super) fn now_unix_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -127,9 +127,7 @@ mod tests {
     async fn connections_are_durable_wal_with_foreign_keys() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("pragmas.db").display());
-        let store = SqliteStore::connect(&url, &PoolSettings::default())
-            .await
-            .expect("connect");
+        let store = SqliteStore::open(&url, &PoolSettings::default()).expect("open");
         let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&store.pool)
             .await
@@ -159,9 +157,7 @@ mod tests {
     #[tokio::test]
     async fn in_memory_databases_are_refused() {
         for url in ["sqlite::memory:", "sqlite://file?mode=memory"] {
-            let error = SqliteStore::connect(url, &PoolSettings::default())
-                .await
-                .expect_err("refused");
+            let error = SqliteStore::open(url, &PoolSettings::default()).expect_err("refused");
             assert!(
                 matches!(error, StoreError::InvalidUrl(_)),
                 "{url}: {error:?}"

@@ -13,9 +13,10 @@ use std::{
     time::Duration,
 };
 
+pub use single_window::store::Backend;
 use single_window::{
     catalog::import,
-    config::{DatabaseArgs, ServeArgs},
+    config::ServeArgs,
     proto::v1::{
         GetServiceRequest, ListServiceStandardsRequest, ListServicesRequest, Service,
         ServiceStandard, catalog_service_client::CatalogServiceClient,
@@ -29,13 +30,6 @@ use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-
-/// A storage backend under test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// The backends to run every API test on.
 pub fn backends() -> Vec<Backend> {
@@ -362,25 +356,32 @@ pub struct TestApp {
     handle: Option<JoinHandle<anyhow::Result<Stopped>>>,
 }
 
-/// Server settings for tests: port 0, a short catalogue poll.
+/// Server settings for tests: the defaults on port 0, with a short catalogue poll, a short
+/// shutdown timeout and one allowed browser origin.
 pub fn serve_args(database_url: &str) -> ServeArgs {
-    ServeArgs {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        database: DatabaseArgs {
-            database_url: database_url.to_owned(),
-            database_max_connections: 4,
-            database_acquire_timeout: Duration::from_secs(5),
-        },
-        cors_allowed_origins: vec!["https://portal.example.ca".to_owned()],
-        catalog_poll_interval: Duration::from_millis(200),
-        shutdown_timeout: Duration::from_secs(2),
-    }
+    let mut args = ServeArgs::defaults_for(database_url);
+    args.database.database_max_connections = 4;
+    args.cors_allowed_origins = vec!["https://portal.example.ca".to_owned()];
+    args.catalog_poll_interval = Duration::from_millis(200);
+    args.shutdown_timeout = Duration::from_secs(2);
+    args
 }
 
 impl TestApp {
     /// A server over a database already holding the catalogue, ready (SERVING).
     pub async fn spawn(backend: Backend) -> Self {
         let app = Self::start(TestDb::with_catalogue(backend).await, None).await;
+        app.wait_until_serving().await;
+        app
+    }
+
+    /// A SQLite-backed server holding the catalogue, with `configure` applied to the test
+    /// settings, ready (SERVING). For transport and limit tests, where storage plays no part.
+    pub async fn spawn_with(configure: impl FnOnce(&mut ServeArgs)) -> Self {
+        let db = TestDb::with_catalogue(Backend::Sqlite).await;
+        let mut args = serve_args(&db.url);
+        configure(&mut args);
+        let app = Self::start(db, Some(args)).await;
         app.wait_until_serving().await;
         app
     }

@@ -4,6 +4,9 @@ mod bad_input;
 mod catalog;
 mod helpers;
 mod lifecycle;
+mod limits;
+mod process;
+mod raw;
 mod store;
 
 use tonic::{Code, Status};

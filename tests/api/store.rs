@@ -1,22 +1,47 @@
-//! The storage conformance suite on every backend, and the migration folders' parity.
+//! The storage conformance suite, one test per check on every backend, and the migration
+//! folders' parity.
 
 use single_window::store::conformance;
 
 use crate::helpers::{TestDb, backends};
 
-#[tokio::test]
-async fn every_backend_meets_the_store_contract() {
-    for backend in backends() {
-        let databases = std::sync::Mutex::new(Vec::new());
-        conformance::run_all(|| async {
-            let db = TestDb::empty(backend).await;
-            let store = db.store().await;
-            databases.lock().unwrap().push(db);
-            store
-        })
-        .await;
-    }
+/// One test per conformance check, each on a fresh database of every backend.
+macro_rules! conformance_tests {
+    ($($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                for backend in backends() {
+                    let db = TestDb::empty(backend).await;
+                    let store = db.store().await;
+                    conformance::$check(&store).await;
+                    store.close().await;
+                }
+            }
+        )+
+
+        #[test]
+        fn every_conformance_check_runs_as_a_test() {
+            let listed: Vec<&str> = vec![$(stringify!($check)),+];
+            assert_eq!(listed, conformance::CHECKS);
+        }
+    };
 }
+
+conformance_tests!(
+    migrate_is_idempotent_and_reports_current,
+    catalogue_round_trips_and_bumps_generation_once,
+    import_if_empty_never_replaces,
+    missing_services_are_retired_not_deleted,
+    concurrent_imports_serialise,
+    a_cancelled_import_leaves_the_store_consistent,
+    a_unit_of_work_commits_all_or_nothing,
+    unique_keys_are_reported_as_unique_violations,
+    a_serialization_conflict_is_retried_until_both_commit,
+    a_passed_deadline_refuses_work_before_it_starts,
+    the_deadline_stops_a_long_statement_and_frees_its_connection,
+    a_unit_of_work_cancelled_after_writing_rolls_back,
+);
 
 #[test]
 fn both_migration_folders_list_the_same_versions_and_names() {

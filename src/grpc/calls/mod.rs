@@ -1,0 +1,279 @@
+//! The call stack: the one place every gRPC call passes through before and after its handler, in
+//! this order (outermost first; CORS and gRPC-Web translation sit outside it):
+//!
+//! 1. **method**: only methods with a declared policy are served (`policy`), others are
+//!    UNIMPLEMENTED with reason `UNKNOWN_METHOD`;
+//! 2. **content type**: `POST` with `application/grpc*` (gRPC-Web arrives translated), otherwise
+//!    HTTP 415 (405 for another method), as the gRPC protocol asks;
+//! 3. **request id**: the client's `x-request-id` when it is a sane token, otherwise a new one;
+//!    echoed in the response headers and recorded on the call's span;
+//! 4. **deadline**: the client's `grpc-timeout` (malformed: `MALFORMED_REQUEST`), capped for
+//!    unary methods by the server's maximum; everything below runs under it, the store included
+//!    (`crate::deadline`), and the call ends DEADLINE_EXCEEDED when it passes;
+//! 5. **request message**: read and checked before any handler (`message`): over the method's
+//!    limit is RESOURCE_EXHAUSTED `MESSAGE_TOO_LARGE`, broken framing `MALFORMED_REQUEST`;
+//! 6. **concurrency**: unary calls take one of a fixed number of process-wide slots, or are shed at
+//!    once with UNAVAILABLE `OVERLOADED` and `RetryInfo`; streams never take one (they are
+//!    long-lived and bounded per connection by HTTP/2's stream limit instead);
+//! 7. **authentication** (with the records capability): the principal, checked against the
+//!    method's declared callers;
+//! 8. the handler, then the **response body** guarded by the deadline and the connection's budget
+//!    (`response`).
+
+mod message;
+pub mod policy;
+mod response;
+pub mod timeout;
+
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use tokio::{sync::Semaphore, time::Instant};
+use tonic::{Status, body::Body};
+use tower::{Layer, Service};
+use tracing::Instrument as _;
+
+use crate::{
+    error::{AppError, MalformedPart},
+    transport::{
+        budget::{Budget, Budgets, Reservation},
+        conn::ConnInfo,
+    },
+};
+pub use policy::{Callers, MethodPolicy, Policies, Shape};
+
+/// The request id of a call (a request extension, and the `x-request-id` response header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Settings of the call stack.
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    pub policies: Policies,
+    /// Unary calls in flight across the process before new ones are shed.
+    pub max_concurrent_calls: usize,
+}
+
+#[derive(Debug)]
+struct Shared {
+    policies: Policies,
+    unary_slots: Arc<Semaphore>,
+    /// For calls that reach the stack without a connection (none in the server; a safety net).
+    unbudgeted: Budgets,
+}
+
+/// The layer that puts the call stack around the gRPC routes.
+#[derive(Debug, Clone)]
+pub struct CallStackLayer {
+    shared: Arc<Shared>,
+}
+
+impl CallStackLayer {
+    /// A call stack with `settings`.
+    pub fn new(settings: CallSettings) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                policies: settings.policies,
+                unary_slots: Arc::new(Semaphore::new(settings.max_concurrent_calls)),
+                unbudgeted: Budgets {
+                    connection: Budget::new(usize::MAX),
+                    process: Budget::new(usize::MAX),
+                },
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for CallStackLayer {
+    type Service = CallStack<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallStack {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The call stack around `S` (the routes).
+#[derive(Debug, Clone)]
+pub struct CallStack<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> Service<Request<Body>> for CallStack<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let inner = self.inner.clone();
+        let shared = self.shared.clone();
+        Box::pin(async move { Ok(handle(inner, shared, request).await) })
+    }
+}
+
+fn reply(error: AppError) -> Response<Body> {
+    Status::from(error).into_http()
+}
+
+fn http_status(code: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = code;
+    response
+}
+
+async fn handle<S>(inner: S, shared: Arc<Shared>, mut request: Request<Body>) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send,
+    S::Future: Send,
+{
+    let path = request.uri().path().to_owned();
+    let Some(policy) = shared.policies.get(&path).cloned() else {
+        return reply(AppError::UnknownMethod(path));
+    };
+    if request.method() != http::Method::POST {
+        return http_status(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    if !is_grpc(request.headers()) {
+        return http_status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    let request_id = request_id(request.headers());
+    request.extensions_mut().insert(request_id.clone());
+    let span = tracing::info_span!("rpc", method = %path, request_id = %request_id.0);
+    let mut response = async {
+        match deadline(&request, &policy) {
+            Ok(deadline) => run(inner, &shared, &policy, request, deadline).await,
+            Err(error) => reply(error),
+        }
+    }
+    .instrument(span)
+    .await;
+    if let Ok(value) = HeaderValue::from_str(&request_id.0) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+fn request_id(headers: &http::HeaderMap) -> RequestId {
+    let given = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    RequestId(given.map_or_else(new_request_id, str::to_owned))
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The call's deadline: the client's `grpc-timeout`, capped by the method's maximum.
+fn deadline<B>(request: &Request<B>, policy: &MethodPolicy) -> Result<Option<Instant>, AppError> {
+    let asked = match request.headers().get("grpc-timeout") {
+        None => None,
+        Some(value) => Some(timeout::parse(value.as_bytes()).ok_or(AppError::Malformed {
+            part: MalformedPart::GrpcTimeout,
+            description: "grpc-timeout must be up to 8 digits and a unit (H, M, S, m, u or n)",
+        })?),
+    };
+    let limit = match (asked, policy.max_deadline) {
+        (Some(a), Some(m)) => Some(a.min(m)),
+        (a, m) => a.or(m),
+    };
+    Ok(limit.map(|d| Instant::now() + d.min(Duration::from_secs(100 * 365 * 86_400))))
+}
+
+async fn run<S>(
+    mut inner: S,
+    shared: &Shared,
+    policy: &MethodPolicy,
+    request: Request<Body>,
+    deadline: Option<Instant>,
+) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send,
+    S::Future: Send,
+{
+    let budgets = request
+        .extensions()
+        .get::<ConnInfo>()
+        .map_or_else(|| shared.unbudgeted.clone(), |c| c.budgets.clone());
+    let call = async {
+        let (parts, mut body) = request.into_parts();
+        let mut held = Reservation::new(budgets.clone());
+        if policy.shape != Shape::ClientStreaming {
+            let first = message::read_first(&mut body, policy.max_request_bytes, &mut held).await?;
+            body = Body::new(message::Prefixed::new(first, body));
+        }
+        let _slot = match policy.shape {
+            Shape::Unary => Some(
+                shared
+                    .unary_slots
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| AppError::Overloaded)?,
+            ),
+            Shape::ServerStreaming | Shape::ClientStreaming => None,
+        };
+        // Authentication against `policy.callers` goes here (all current methods are public).
+        let Callers::Public = policy.callers;
+        let request = Request::from_parts(parts, body);
+        let response = match deadline {
+            Some(at) => crate::deadline::scope(at, inner.call(request)).await,
+            None => inner.call(request).await,
+        };
+        drop(held);
+        Ok::<_, AppError>(response)
+    };
+    let outcome = match deadline {
+        Some(at) => tokio::time::timeout_at(at, call)
+            .await
+            .unwrap_or(Err(AppError::DeadlineExceeded)),
+        None => call.await,
+    };
+    match outcome {
+        Ok(Ok(response)) => response.map(|body| {
+            Body::new(response::Guarded::new(
+                body,
+                Reservation::new(budgets),
+                deadline,
+            ))
+        }),
+        Ok(Err(never)) => match never {},
+        Err(error) => reply(error),
+    }
+}

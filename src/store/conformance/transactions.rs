@@ -1,0 +1,269 @@
+//! The transaction entry point's contract: all or nothing, unique keys, retries, deadlines and
+//! cancellation, checked on a scratch table each check creates.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU32, Ordering},
+    },
+    task::Poll,
+    time::Duration,
+};
+
+use tokio::time::Instant;
+
+use crate::{
+    deadline,
+    store::{
+        Backend, Store, StoreError, StoreResult,
+        tx::{Tx, TxConn, on_conn},
+    },
+};
+
+async fn create_scratch(store: &Store) {
+    store
+        .write((), |tx, ()| {
+            Box::pin(async move {
+                on_conn!(tx, conn, DB => sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS conformance_scratch (k TEXT PRIMARY KEY, v BIGINT NOT NULL)",
+                )
+                .execute(conn)
+                .await
+                .map(drop))?;
+                Ok(())
+            })
+        })
+        .await
+        .expect("create the scratch table");
+}
+
+async fn insert(tx: &mut Tx, key: &str, value: i64) -> StoreResult<()> {
+    on_conn!(tx, conn, DB => sqlx::query("INSERT INTO conformance_scratch (k, v) VALUES ($1, $2)")
+        .bind(key)
+        .bind(value)
+        .execute(conn)
+        .await
+        .map(drop))?;
+    Ok(())
+}
+
+async fn value(tx: &mut Tx, key: &str) -> StoreResult<Option<i64>> {
+    Ok(
+        on_conn!(tx, conn, DB => sqlx::query_scalar("SELECT v FROM conformance_scratch WHERE k = $1")
+        .bind(key)
+        .fetch_optional(conn)
+        .await)?,
+    )
+}
+
+async fn stored(store: &Store, key: &'static str) -> Option<i64> {
+    store
+        .read(key, |tx, key| Box::pin(value(tx, key)))
+        .await
+        .expect("read the scratch table")
+}
+
+/// Polls `future` until it has been woken `steps` times, then drops it (cancels it) unless it
+/// completed first. Each wake-up is a real step of progress, not a busy poll.
+pub(crate) async fn cancel_after<F: Future>(steps: usize, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut polls = 0;
+    std::future::poll_fn(|cx| {
+        if polls == steps {
+            return Poll::Ready(None);
+        }
+        polls += 1;
+        future.as_mut().poll(cx).map(Some)
+    })
+    .await
+}
+
+/// A failing unit of work leaves nothing behind; a succeeding one commits every statement.
+pub async fn a_unit_of_work_commits_all_or_nothing(store: &Store) {
+    create_scratch(store).await;
+    let failed = store
+        .write((), |tx, ()| {
+            Box::pin(async move {
+                insert(tx, "a", 1).await?;
+                insert(tx, "b", 2).await?;
+                Err::<(), _>(StoreError::NotFound)
+            })
+        })
+        .await;
+    assert!(matches!(failed, Err(StoreError::NotFound)), "{failed:?}");
+    assert_eq!(
+        stored(store, "a").await,
+        None,
+        "a failed unit wrote nothing"
+    );
+    store
+        .write((), |tx, ()| {
+            Box::pin(async move {
+                insert(tx, "a", 1).await?;
+                insert(tx, "b", 2).await
+            })
+        })
+        .await
+        .expect("commit");
+    assert_eq!(
+        (stored(store, "a").await, stored(store, "b").await),
+        (Some(1), Some(2))
+    );
+}
+
+/// A second row with the same key is a `UniqueViolation`, not a driver error.
+pub async fn unique_keys_are_reported_as_unique_violations(store: &Store) {
+    create_scratch(store).await;
+    let write = || store.write((), |tx, ()| Box::pin(insert(tx, "same", 1)));
+    write().await.expect("first insert");
+    let second = write().await;
+    assert!(
+        matches!(second, Err(StoreError::UniqueViolation { .. })),
+        "{second:?}"
+    );
+}
+
+/// Two writers that read and update one row concurrently both commit, one after a retry: the
+/// entry point re-runs the loser (PostgreSQL serialization failure; SQLite serialises at BEGIN).
+pub async fn a_serialization_conflict_is_retried_until_both_commit(store: &Store) {
+    create_scratch(store).await;
+    store
+        .write((), |tx, ()| Box::pin(insert(tx, "counter", 0)))
+        .await
+        .expect("seed");
+    let attempts = Arc::new(AtomicU32::new(0));
+    // On PostgreSQL both first attempts read before either writes, so one must fail to serialise.
+    let barrier =
+        (store.backend() == Backend::Postgres).then(|| Arc::new(tokio::sync::Barrier::new(2)));
+    let increment = || {
+        let input = (attempts.clone(), barrier.clone());
+        store.write(input, |tx, (attempts, barrier)| {
+            Box::pin(async move {
+                let first = attempts.fetch_add(1, Ordering::SeqCst) < 2;
+                let current = value(tx, "counter").await?.unwrap_or_default();
+                if let (true, Some(barrier)) = (first, barrier) {
+                    barrier.wait().await;
+                }
+                on_conn!(tx, conn, DB => sqlx::query("UPDATE conformance_scratch SET v = $1 WHERE k = 'counter'")
+                    .bind(current + 1)
+                    .execute(conn)
+                    .await
+                    .map(drop))?;
+                Ok(())
+            })
+        })
+    };
+    let (a, b) = tokio::join!(increment(), increment());
+    a.expect("first writer");
+    b.expect("second writer");
+    assert_eq!(stored(store, "counter").await, Some(2), "no lost update");
+    if store.backend() == Backend::Postgres {
+        assert!(
+            attempts.load(Ordering::SeqCst) >= 3,
+            "the loser was retried"
+        );
+    }
+}
+
+/// A call whose deadline has passed gets `DeadlineExceeded` and its work never runs.
+pub async fn a_passed_deadline_refuses_work_before_it_starts(store: &Store) {
+    let ran = Arc::new(AtomicBool::new(false));
+    let work_ran = ran.clone();
+    let result = deadline::scope(Instant::now(), async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        store
+            .read(work_ran, |_, ran| {
+                Box::pin(async move {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok(())
+                })
+            })
+            .await
+    })
+    .await;
+    assert!(
+        matches!(result, Err(StoreError::DeadlineExceeded)),
+        "{result:?}"
+    );
+    assert!(!ran.load(Ordering::SeqCst));
+}
+
+/// A statement still running at the deadline is stopped by the database (not merely abandoned),
+/// the call gets `DeadlineExceeded`, and the connection serves the next call.
+pub async fn the_deadline_stops_a_long_statement_and_frees_its_connection(store: &Store) {
+    let started = Instant::now();
+    let result = deadline::scope(started + Duration::from_millis(300), async {
+        store
+            .read((), |tx, ()| {
+                Box::pin(async move {
+                    match &mut tx.conn {
+                        TxConn::Postgres(t) => {
+                            sqlx::query("SELECT pg_sleep(30)").execute(&mut **t).await?;
+                        }
+                        TxConn::Sqlite(t) => {
+                            // Minutes of work for the virtual machine, interrupted at the deadline.
+                            sqlx::query(
+                                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000000) SELECT count(*) FROM c",
+                            )
+                            .execute(&mut **t)
+                            .await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    });
+    let result = tokio::time::timeout(Duration::from_secs(25), result)
+        .await
+        .expect("the statement was stopped by the database, not left running");
+    assert!(
+        matches!(result, Err(StoreError::DeadlineExceeded)),
+        "{result:?}"
+    );
+    store
+        .ping()
+        .await
+        .expect("the connection serves the next call");
+}
+
+/// A write cancelled at any point, even after its statements ran, leaves nothing behind.
+pub async fn a_unit_of_work_cancelled_after_writing_rolls_back(store: &Store) {
+    create_scratch(store).await;
+    let mut cancelled_after_a_write = 0;
+    for steps in 1..40 {
+        let wrote = Arc::new(AtomicBool::new(false));
+        let work = store.write(wrote.clone(), |tx, wrote| {
+            Box::pin(async move {
+                insert(tx, "x", 1).await?;
+                wrote.store(true, Ordering::SeqCst);
+                // Other work between statements: a point where a cancel can land mid-transaction
+                // even when the database answers before the task is polled again.
+                tokio::task::yield_now().await;
+                insert(tx, "y", 2).await?;
+                tokio::task::yield_now().await;
+                value(tx, "x").await.map(drop)
+            })
+        });
+        if cancel_after(steps, work).await.is_some() {
+            assert_eq!(
+                (stored(store, "x").await, stored(store, "y").await),
+                (Some(1), Some(2))
+            );
+            break;
+        }
+        let (x, y) = (stored(store, "x").await, stored(store, "y").await);
+        match (x, y) {
+            (None, None) => {}
+            (Some(1), Some(2)) => break, // the cancel raced the commit and lost
+            other => panic!("a cancelled write left part of its work: {other:?}"),
+        }
+        if wrote.load(Ordering::SeqCst) {
+            cancelled_after_a_write += 1;
+        }
+    }
+    assert!(
+        cancelled_after_a_write > 0,
+        "some cancels landed after the unit of work had written"
+    );
+}

@@ -1,0 +1,127 @@
+//! The transaction entry point: every read and write of the store runs as a unit of work, a
+//! function over an open transaction, that [`Store::read`](super::Store::read) or
+//! [`Store::write`](super::Store::write) runs inside a transaction they control.
+//!
+//! The entry point owns BEGIN (isolation, locks, the call's deadline), COMMIT, ROLLBACK and the
+//! retries after a serialization failure. Units of work never begin or commit; they may run many
+//! statements on many aggregates, all committed together or not at all. A unit of work may run
+//! more than once (after a conflict), so it must not have effects outside the transaction.
+
+use std::{pin::Pin, time::Duration};
+
+use sqlx::{Postgres, Sqlite};
+
+use super::StoreResult;
+
+/// A boxed future, as units of work return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An open transaction, handed to a unit of work. Aggregate SQL runs on it.
+pub struct Tx {
+    pub(super) conn: TxConn,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.conn {
+            TxConn::Sqlite(_) => "sqlite",
+            TxConn::Postgres(_) => "postgres",
+        };
+        f.debug_struct("Tx").field("backend", &backend).finish()
+    }
+}
+
+/// The backend's transaction.
+pub(super) enum TxConn {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// What a transaction may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reads only, from one consistent snapshot.
+    Read,
+    /// Reads and writes, serialisable: SQLite takes the write lock at BEGIN (`BEGIN IMMEDIATE`);
+    /// PostgreSQL runs `SERIALIZABLE` and the entry point retries serialization failures.
+    Write,
+}
+
+/// Locks a unit of work can take for the rest of its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Serialises catalogue imports across processes and replicas.
+    CatalogImport,
+}
+
+impl Lock {
+    /// The PostgreSQL advisory lock key.
+    fn key(self) -> i64 {
+        match self {
+            Lock::CatalogImport => 0x5357_4341_5441_4c47, // "SWCATALG"
+        }
+    }
+}
+
+impl Tx {
+    /// Takes `lock` until the transaction ends. On SQLite a write transaction already holds the
+    /// database's write lock, so this only matters on PostgreSQL (an advisory transaction lock).
+    pub async fn lock(&mut self, lock: Lock) -> StoreResult<()> {
+        match &mut self.conn {
+            TxConn::Sqlite(_) => Ok(()),
+            TxConn::Postgres(tx) => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(lock.key())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) async fn commit(self) -> StoreResult<()> {
+        match self.conn {
+            TxConn::Sqlite(tx) => tx.commit().await?,
+            TxConn::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Attempts of a unit of work before a conflict is returned to the caller.
+pub(super) const MAX_ATTEMPTS: u32 = 5;
+
+/// The pause before attempt `attempt` (1-based, the first retry is 2): exponential from 4 ms with
+/// jitter, never beyond the call's deadline.
+pub(super) fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(4) * 2u32.saturating_pow(attempt.saturating_sub(2));
+    let mut jitter = [0u8; 1];
+    let _ = getrandom::fill(&mut jitter);
+    let delay = base + base * u32::from(jitter[0]) / 255;
+    match crate::deadline::remaining() {
+        Some(left) => delay.min(left),
+        None => delay,
+    }
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection and `$db` to its database
+/// type, whichever the backend, so that SQL shared by both backends is written once.
+macro_rules! on_conn {
+    ($tx:expr, $conn:ident, $db:ident => $body:expr) => {
+        match &mut $tx.conn {
+            $crate::store::tx::TxConn::Sqlite(t) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Sqlite;
+                let $conn: &mut sqlx::SqliteConnection = &mut **t;
+                $body
+            }
+            $crate::store::tx::TxConn::Postgres(t) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Postgres;
+                let $conn: &mut sqlx::PgConnection = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(super) use on_conn;
