@@ -45,6 +45,31 @@ pub struct TransportSettings {
     pub process_buffer_bytes: usize,
 }
 
+/// What the transport serves: the whole HTTP stack, answering every request (errors are answers).
+pub trait HttpService:
+    Service<
+        Request<Incoming>,
+        Response = Response<tonic::body::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> HttpService for S where
+    S: Service<
+            Request<Incoming>,
+            Response = Response<tonic::body::Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Largest response piece handed to HTTP/2 at once, and the most HTTP/2 buffers per stream
 /// beyond what the client's window lets it send.
 pub const SEND_PIECE_BYTES: usize = 16 * 1024;
@@ -75,18 +100,12 @@ fn http_builder(settings: &TransportSettings) -> auto::Builder<TokioExecutor> {
 /// Serves `service` on connections accepted from `listener` until `drain` is cancelled, then
 /// stops accepting, asks every connection to finish its calls (HTTP/2 GOAWAY), and returns when
 /// all have closed. Dropping (aborting) the returned future closes every connection at once.
-pub async fn serve<S>(
+pub async fn serve(
     listener: TcpListener,
-    service: S,
+    service: impl HttpService,
     settings: TransportSettings,
     drain: CancellationToken,
-) where
-    S: Service<Request<Incoming>, Response = Response<tonic::body::Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let builder = Arc::new(http_builder(&settings));
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     let process_budget = Budget::new(settings.process_buffer_bytes);
@@ -149,19 +168,13 @@ fn configure_socket(stream: &tokio::net::TcpStream, settings: &TransportSettings
     }
 }
 
-async fn serve_connection<S>(
+async fn serve_connection(
     io: Conn,
     info: ConnInfo,
-    service: S,
+    service: impl HttpService,
     builder: Arc<auto::Builder<TokioExecutor>>,
     drain: CancellationToken,
-) where
-    S: Service<Request<Incoming>, Response = Response<tonic::body::Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let service = tower::util::MapRequest::new(service, move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(info.clone());
         request

@@ -1,6 +1,7 @@
 //! Bad input gets INVALID_ARGUMENT naming the field, unknown names NOT_FOUND, reused page tokens
 //! INVALID_PAGE_TOKEN: never a panic, never a driver message.
 
+use single_window::grpc::page_token::TokenKey;
 use single_window::proto::v1::{
     GetAgencyRequest, GetLifeEventRequest, GetServiceRequest, GetServiceStandardRequest,
     ListAgenciesRequest, ListLifeEventsRequest, ListServiceStandardsRequest, ListServicesRequest,
@@ -351,5 +352,96 @@ async fn page_tokens_are_bound_to_their_request() {
             })
             .await
             .expect("a token continues its own query");
+    }
+}
+
+/// The first page of services owned or delivered by CRA, ten at a time.
+fn cra_page(page_token: &str) -> ListServicesRequest {
+    ListServicesRequest {
+        page_size: 10,
+        page_token: page_token.to_owned(),
+        agencies: vec!["agencies/cra-arc".into()],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn an_edited_page_token_is_refused_never_another_page() {
+    let app = TestApp::spawn_with(|_| {}).await;
+    let mut client = app.catalog.clone();
+    let token = client
+        .list_services(cra_page(""))
+        .await
+        .expect("first page")
+        .into_inner()
+        .next_page_token;
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bytes = engine.decode(&token).expect("base64url");
+    for i in [1, bytes.len() / 2, bytes.len() - 1] {
+        let mut edited = bytes.clone();
+        edited[i] ^= 0x01;
+        let status = client
+            .list_services(cra_page(&engine.encode(&edited)))
+            .await
+            .expect_err("an edited token is refused");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_PAGE_TOKEN",
+            Some("page_token"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn replicas_sharing_a_key_continue_each_others_pages_and_honour_a_rotation() {
+    let old = TokenKey::new(vec![7u8; 32]).expect("key");
+    let new = TokenKey::new(vec![9u8; 32]).expect("key");
+    let key = old.clone();
+    let a = TestApp::spawn_with(|args| args.page_token_key = Some(key)).await;
+    let (current, previous) = (new.clone(), old.clone());
+    let rotated = TestApp::spawn_with(|args| {
+        args.page_token_key = Some(current);
+        args.page_token_previous_key = Some(previous);
+    })
+    .await;
+    let key = new.clone();
+    let after = TestApp::spawn_with(|args| args.page_token_key = Some(key)).await;
+    let other = TestApp::spawn_with(|_| {}).await;
+    let token = a
+        .catalog
+        .clone()
+        .list_services(cra_page(""))
+        .await
+        .expect("page on replica A")
+        .into_inner()
+        .next_page_token;
+    let next = rotated
+        .catalog
+        .clone()
+        .list_services(cra_page(&token))
+        .await
+        .expect("the previous key is still accepted")
+        .into_inner();
+    after
+        .catalog
+        .clone()
+        .list_services(cra_page(&next.next_page_token))
+        .await
+        .expect("tokens of the rotated replica use the new key");
+    for refusing in [&after, &other] {
+        let status = refusing
+            .catalog
+            .clone()
+            .list_services(cra_page(&token))
+            .await
+            .expect_err("a key no longer accepted");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_PAGE_TOKEN",
+            Some("page_token"),
+        );
     }
 }
