@@ -33,6 +33,7 @@ use std::{
 };
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::BodyExt as _;
 use tokio::{sync::Semaphore, time::Instant};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
@@ -138,7 +139,21 @@ fn reply(error: AppError) -> Response<Body> {
     Status::from(error).into_http()
 }
 
-fn http_status(code: StatusCode) -> Response<Body> {
+/// A plain HTTP answer for a request that is not gRPC. A short body is read first (for at most a
+/// second), so that clients still sending it see the answer rather than a reset stream.
+async fn http_status(code: StatusCode, body: Body) -> Response<Body> {
+    const READ_AT_MOST: usize = 64 * 1024;
+    let drain = async {
+        let mut body = body;
+        let mut read = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |d| d.len());
+            if read > READ_AT_MOST {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
     let mut response = Response::new(Body::empty());
     *response.status_mut() = code;
     response
@@ -154,10 +169,10 @@ where
         return reply(AppError::UnknownMethod(path));
     };
     if request.method() != http::Method::POST {
-        return http_status(StatusCode::METHOD_NOT_ALLOWED);
+        return http_status(StatusCode::METHOD_NOT_ALLOWED, request.into_body()).await;
     }
     if !is_grpc(request.headers()) {
-        return http_status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        return http_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, request.into_body()).await;
     }
     let request_id = request_id(request.headers());
     request.extensions_mut().insert(request_id.clone());
@@ -249,7 +264,8 @@ where
             ),
             Shape::ServerStreaming | Shape::ClientStreaming => None,
         };
-        // Authentication against `policy.callers` goes here (all current methods are public).
+        // Authentication against `policy.callers` goes here. The match is irrefutable while
+        // every method is public: a new kind of caller does not compile until it is checked.
         let Callers::Public = policy.callers;
         let request = Request::from_parts(parts, body);
         let response = match deadline {
