@@ -249,7 +249,142 @@ mod tests {
     use tonic_types::StatusExt as _;
 
     use super::*;
-    use crate::error::FieldViolation;
+    use crate::error::{FieldViolation, MalformedPart};
+
+    #[test]
+    fn every_error_has_its_documented_code_and_reason() {
+        let conflict = || sqlx::Error::Protocol("40001".to_owned());
+        let cases: Vec<(AppError, Code, &str)> = vec![
+            (
+                AppError::invalid("x", "bad"),
+                Code::InvalidArgument,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                AppError::Malformed {
+                    part: MalformedPart::Framing,
+                    description: "empty",
+                },
+                Code::InvalidArgument,
+                "MALFORMED_REQUEST",
+            ),
+            (
+                AppError::MessageTooLarge { limit_bytes: 1 },
+                Code::ResourceExhausted,
+                "MESSAGE_TOO_LARGE",
+            ),
+            (
+                AppError::InvalidPageToken("x"),
+                Code::InvalidArgument,
+                "INVALID_PAGE_TOKEN",
+            ),
+            (
+                AppError::NotFound {
+                    name: "services/1".into(),
+                },
+                Code::NotFound,
+                "RESOURCE_NOT_FOUND",
+            ),
+            (
+                AppError::AlreadyExists { name: "a/b".into() },
+                Code::AlreadyExists,
+                "ALREADY_EXISTS",
+            ),
+            (
+                AppError::Unauthenticated("no credential"),
+                Code::Unauthenticated,
+                "UNAUTHENTICATED",
+            ),
+            (
+                AppError::PermissionDenied,
+                Code::PermissionDenied,
+                "PERMISSION_DENIED",
+            ),
+            (
+                AppError::EtagMismatch { name: "a/b".into() },
+                Code::Aborted,
+                "ETAG_MISMATCH",
+            ),
+            (
+                AppError::FailedPrecondition {
+                    condition: "STATE",
+                    subject: "a/b".into(),
+                    description: "closed".into(),
+                },
+                Code::FailedPrecondition,
+                "FAILED_PRECONDITION",
+            ),
+            (
+                AppError::DeadlineExceeded,
+                Code::DeadlineExceeded,
+                "DEADLINE_EXCEEDED",
+            ),
+            (
+                AppError::Store(StoreError::DeadlineExceeded),
+                Code::DeadlineExceeded,
+                "DEADLINE_EXCEEDED",
+            ),
+            (
+                AppError::UnknownMethod("/x/y".into()),
+                Code::Unimplemented,
+                "UNKNOWN_METHOD",
+            ),
+            (AppError::Overloaded, Code::Unavailable, "OVERLOADED"),
+            (
+                AppError::ConnectionBufferFull,
+                Code::ResourceExhausted,
+                "CONNECTION_BUFFER_FULL",
+            ),
+            (
+                AppError::Unavailable("starting"),
+                Code::Unavailable,
+                "SERVICE_UNAVAILABLE",
+            ),
+            (
+                AppError::Store(StoreError::Busy(conflict())),
+                Code::Unavailable,
+                "SERVICE_UNAVAILABLE",
+            ),
+            (
+                AppError::Store(StoreError::Conflict(conflict())),
+                Code::Aborted,
+                "CONCURRENT_CONFLICT",
+            ),
+            (
+                AppError::Store(StoreError::UniqueViolation { constraint: None }),
+                Code::AlreadyExists,
+                "ALREADY_EXISTS",
+            ),
+            (
+                AppError::Store(StoreError::NotFound),
+                Code::Internal,
+                "INTERNAL",
+            ),
+        ];
+        for (error, code, reason) in cases {
+            let text = format!("{error:?}");
+            let status = Status::from(error);
+            assert_eq!(status.code(), code, "{text}");
+            let details = status.get_error_details();
+            let info = details
+                .error_info()
+                .unwrap_or_else(|| panic!("ErrorInfo for {text}"));
+            assert_eq!(
+                (info.reason.as_str(), info.domain.as_str()),
+                (reason, ERROR_DOMAIN),
+                "{text}"
+            );
+            assert!(info.reason.len() <= 63);
+            assert!(
+                !status.message().contains("40001"),
+                "{text}: {}",
+                status.message()
+            );
+            if code == Code::Unavailable {
+                assert!(details.retry_info().is_some(), "RetryInfo for {text}");
+            }
+        }
+    }
 
     #[test]
     fn driver_errors_become_a_fixed_internal_message() {
