@@ -210,10 +210,24 @@ fn request_id(headers: &http::HeaderMap) -> RequestId {
     RequestId(given.map_or_else(new_request_id, str::to_owned))
 }
 
+/// A new request id: 8 random bytes drawn once per process, then a counter, in hex (unique
+/// across replicas and restarts without a system call per call).
 fn new_request_id() -> String {
-    let mut bytes = [0u8; 12];
-    let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::sync::{
+        LazyLock,
+        atomic::{AtomicU32, Ordering},
+    };
+    static PREFIX: LazyLock<u64> = LazyLock::new(|| {
+        let mut bytes = [0u8; 8];
+        let _ = getrandom::fill(&mut bytes);
+        u64::from_be_bytes(bytes)
+    });
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{:016x}{:08x}",
+        *PREFIX,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The call's deadline: the client's `grpc-timeout`, capped by the method's maximum.

@@ -23,7 +23,10 @@ pub struct Guarded {
     inner: Body,
     pending: Option<Bytes>,
     reservation: Reservation,
-    deadline: Option<Pin<Box<Sleep>>>,
+    deadline: Option<Instant>,
+    /// Armed only once the body waits on its source (a stream between messages): an answer that
+    /// is ready at once, as unary answers are, costs no timer.
+    timer: Option<Pin<Box<Sleep>>>,
     done: bool,
 }
 
@@ -34,7 +37,8 @@ impl Guarded {
             inner,
             pending: None,
             reservation,
-            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            deadline,
+            timer: None,
             done: false,
         }
     }
@@ -65,8 +69,11 @@ impl http_body::Body for Guarded {
             if this.done {
                 return Poll::Ready(None);
             }
-            if let Some(deadline) = this.deadline.as_mut()
-                && deadline.as_mut().poll(cx).is_ready()
+            if this.deadline.is_some_and(|d| Instant::now() >= d)
+                || this
+                    .timer
+                    .as_mut()
+                    .is_some_and(|t| t.as_mut().poll(cx).is_ready())
             {
                 return this.end_with(AppError::DeadlineExceeded);
             }
@@ -78,7 +85,17 @@ impl http_body::Body for Guarded {
                 this.reservation.shrink(piece.len());
                 return Poll::Ready(Some(Ok(Frame::data(piece))));
             }
-            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            let polled = Pin::new(&mut this.inner).poll_frame(cx);
+            if polled.is_pending()
+                && let (Some(deadline), None) = (this.deadline, &this.timer)
+            {
+                let mut timer = Box::pin(tokio::time::sleep_until(deadline));
+                if timer.as_mut().poll(cx).is_ready() {
+                    return this.end_with(AppError::DeadlineExceeded);
+                }
+                this.timer = Some(timer);
+            }
+            match ready!(polled) {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => {
                         if !this.reservation.grow(data.len()) {
