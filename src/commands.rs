@@ -1,12 +1,14 @@
-//! The subcommands other than `serve`: `migrate`, `catalog import`, `eval routing`.
+//! The subcommands other than `serve`: `migrate`, `catalog import`, `eval routing`,
+//! `demo credentials`, `principals new-key`.
 
 use std::{borrow::Cow, time::Instant};
 
 use anyhow::{Context as _, bail};
 
 use crate::{
+    auth,
     catalog::{Snapshot, eval, import},
-    config::{CatalogFiles, DatabaseArgs, EvalRoutingArgs, ImportArgs},
+    config::{CatalogFiles, DatabaseArgs, EvalRoutingArgs, ImportArgs, OutputFormat},
     store::{Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store},
 };
 
@@ -115,5 +117,45 @@ pub fn eval_routing(args: &EvalRoutingArgs) -> anyhow::Result<()> {
     let (catalog, _) = build_catalog(&args.files)?;
     let snapshot = Snapshot::build(1, catalog)?;
     println!("{}", eval::evaluate(&snapshot, &items)?);
+    Ok(())
+}
+
+/// `demo credentials`: prints the demo principals and their keys.
+pub fn demo_credentials(format: OutputFormat) -> anyhow::Result<()> {
+    let credentials = auth::demo::CREDENTIALS;
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(credentials)?),
+        OutputFormat::Text => {
+            println!("{:<42} {:<14} token", "principal", "kind");
+            for c in credentials {
+                println!("{:<42} {:<14} {}", c.principal, c.kind.as_str(), c.token);
+            }
+            println!(
+                "\nSend one as `authorization: Bearer <token>`; accepted only by a server on a loopback address without a principals file."
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `principals new-key`: a random API key and the principals-file entry for its hash.
+pub fn principals_new_key(name: &str, officer: Option<&str>) -> anyhow::Result<()> {
+    crate::domain::principal::Principal::parse(name, officer)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    let key = format!("sw_{}", auth::to_hex(&bytes));
+    let entry = auth::PrincipalEntry {
+        name: name.to_owned(),
+        officer: officer.map(str::to_owned),
+        api_key_sha256: vec![auth::to_hex(&auth::hash_key(&key))],
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({ "token": key, "entry": entry }))?
+    );
+    eprintln!(
+        "Add `entry` to the principals file's `principals`; give `token` to its holder. It is not stored anywhere."
+    );
     Ok(())
 }

@@ -53,6 +53,48 @@ pub enum Command {
     /// Evaluations.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// The demo principals of the embedded default.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+    /// Principals administration.
+    #[command(subcommand)]
+    Principals(PrincipalsCommand),
+}
+
+/// The demo principals.
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Print the demo principals and their keys (accepted only by a server on a loopback address
+    /// without a principals file).
+    Credentials {
+        /// `text` (a table) or `json` (an array of `{"principal", "kind", "token"}`).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+/// Output formats of listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Text,
+    /// JSON for scripts.
+    Json,
+}
+
+/// Principals administration.
+#[derive(Debug, Subcommand)]
+pub enum PrincipalsCommand {
+    /// Make a new random API key for a principal and print it with the principals-file entry
+    /// that holds its hash (the key itself is shown once and stored nowhere).
+    NewKey {
+        /// `agencies/{agency}[/teams/{team}]`, `portals/{portal}`, `administrators/{id}` or
+        /// `auditors/{id}`.
+        name: String,
+        /// The officer acting, for an agency key used by one officer's desk.
+        #[arg(long)]
+        officer: Option<String>,
+    },
 }
 
 /// Catalogue administration.
@@ -148,6 +190,11 @@ pub struct ServeArgs {
     /// rotation), new tokens are signed with the current key.
     #[arg(long, env = "SINGLE_WINDOW_PAGE_TOKEN_PREVIOUS_KEY", value_parser = parse_token_key, hide_env_values = true)]
     pub page_token_previous_key: Option<TokenKey>,
+
+    /// The principals file: who may call and the SHA-256 of their API keys (format in the
+    /// README). Without it, the demo principals are accepted, on a loopback address only.
+    #[arg(long, env = "SINGLE_WINDOW_PRINCIPALS_FILE", value_name = "FILE")]
+    pub principals_file: Option<PathBuf>,
 
     #[command(flatten)]
     pub limits: Limits,

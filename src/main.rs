@@ -3,7 +3,7 @@
 use clap::Parser as _;
 use single_window::{
     commands,
-    config::{CatalogCommand, Cli, Command, EvalCommand},
+    config::{CatalogCommand, Cli, Command, DemoCommand, EvalCommand, PrincipalsCommand},
     shutdown,
     startup::Application,
     telemetry,
@@ -57,6 +57,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::catalog_import(args).await
         }
         Some(Command::Eval(EvalCommand::Routing(args))) => commands::eval_routing(&args),
+        Some(Command::Demo(DemoCommand::Credentials { format })) => {
+            commands::demo_credentials(format)
+        }
+        Some(Command::Principals(PrincipalsCommand::NewKey { name, officer })) => {
+            commands::principals_new_key(&name, officer.as_deref())
+        }
     }
 }
 

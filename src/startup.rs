@@ -17,6 +17,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
+    auth::Authenticator,
     catalog::{Catalogue, import},
     clock::{SharedClock, SystemClock},
     config::ServeArgs,
@@ -200,6 +201,7 @@ fn services(
         .prepare();
     let calls = CallStackLayer::new(CallSettings {
         policies,
+        authenticator: authenticator(args)?,
         max_concurrent_calls: limits.max_concurrent_calls,
     });
     Ok(tower::ServiceBuilder::new()
@@ -207,6 +209,27 @@ fn services(
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(calls)
         .service(routes))
+}
+
+/// The principals file when one is configured; otherwise the demo principals, but only on a
+/// loopback address (their keys are public); otherwise none (only public methods answer).
+fn authenticator(args: &ServeArgs) -> anyhow::Result<Authenticator> {
+    if let Some(path) = &args.principals_file {
+        let authenticator = Authenticator::from_file(path)?;
+        tracing::info!(keys = authenticator.key_count(), file = %path.display(), "principals loaded");
+        return Ok(authenticator);
+    }
+    if args.listen.ip().is_loopback() {
+        tracing::info!(
+            "demo principals accepted (loopback only); `single-window demo credentials` prints them"
+        );
+        Ok(Authenticator::demo())
+    } else {
+        tracing::warn!(
+            "no principals file and not on loopback: demo credentials are refused, only public methods answer"
+        );
+        Ok(Authenticator::default())
+    }
 }
 
 fn page_tokens(args: &ServeArgs) -> PageTokens {

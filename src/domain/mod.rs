@@ -2,5 +2,6 @@
 
 pub mod catalog;
 pub mod names;
+pub mod principal;
 pub mod threshold;
 pub mod time;

@@ -92,6 +92,13 @@ check "bad input is INVALID_ARGUMENT with ErrorInfo and BadRequest" \
 out=$(grpcurl -plaintext -format-error -d '{"name":"services/nope"}' "$ADDR" singlewindow.v1.CatalogService/GetService 2>&1 || true)
 check "an unknown service is NOT_FOUND" '.code == 5 and (.details | map(select(.reason == "RESOURCE_NOT_FOUND")) | length == 1)' "$out"
 
+# The README's demo credential: an agency key works, a wrong key is UNAUTHENTICATED.
+token=$("$BIN" demo credentials --format json | jq -r '.[] | select(.principal == "agencies/esdc-edsc/teams/ei-benefits") | .token')
+out=$(grpcurl -plaintext -H "authorization: Bearer $token" -d '{"name":"services/1003"}' "$ADDR" singlewindow.v1.CatalogService/GetService)
+check "a demo agency credential is accepted" '.name == "services/1003"' "$out"
+out=$(grpcurl -plaintext -format-error -rpc-header 'authorization: Bearer wrong' -d '{"name":"services/1003"}' "$ADDR" singlewindow.v1.CatalogService/GetService 2>&1 || true)
+check "a wrong credential is UNAUTHENTICATED" '.code == 16 and (.details | map(select(.reason == "UNAUTHENTICATED")) | length == 1)' "$out"
+
 # SIGTERM drains and exits cleanly.
 kill -TERM "$pid"
 for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

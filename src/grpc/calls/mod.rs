@@ -10,13 +10,15 @@
 //! 4. **deadline**: the client's `grpc-timeout` (malformed: `MALFORMED_REQUEST`), capped for
 //!    unary methods by the server's maximum; everything below runs under it, the store included
 //!    (`crate::deadline`), and the call ends DEADLINE_EXCEEDED when it passes;
-//! 5. **request message**: read and checked before any handler (`message`): over the method's
+//! 5. **authentication**: the credential becomes the call's [`Principal`] (a request extension;
+//!    none is the public, a bad one UNAUTHENTICATED), checked against the method's declared
+//!    callers (PERMISSION_DENIED, or UNAUTHENTICATED for the public), before any byte of the
+//!    body is read;
+//! 6. **request message**: read and checked before any handler (`message`): over the method's
 //!    limit is RESOURCE_EXHAUSTED `MESSAGE_TOO_LARGE`, broken framing `MALFORMED_REQUEST`;
-//! 6. **concurrency**: unary calls take one of a fixed number of process-wide slots, or are shed at
+//! 7. **concurrency**: unary calls take one of a fixed number of process-wide slots, or are shed at
 //!    once with UNAVAILABLE `OVERLOADED` and `RetryInfo`; streams never take one (they are
 //!    long-lived and bounded per connection by HTTP/2's stream limit instead);
-//! 7. **authentication** (with the records capability): the principal, checked against the
-//!    method's declared callers;
 //! 8. the handler, then the **response body** guarded by the deadline and the connection's budget
 //!    (`response`).
 
@@ -40,6 +42,8 @@ use tower::{Layer, Service};
 use tracing::Instrument as _;
 
 use crate::{
+    auth::Authenticator,
+    domain::principal::{Principal, PrincipalKind},
     error::{AppError, MalformedPart},
     transport::{
         budget::{Budget, Budgets, Reservation},
@@ -58,6 +62,8 @@ const REQUEST_ID: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct CallSettings {
     pub policies: Policies,
+    /// Resolves each call's credential to its principal.
+    pub authenticator: Authenticator,
     /// Unary calls in flight across the process before new ones are shed.
     pub max_concurrent_calls: usize,
 }
@@ -65,6 +71,7 @@ pub struct CallSettings {
 #[derive(Debug)]
 struct Shared {
     policies: Policies,
+    authenticator: Authenticator,
     unary_slots: Arc<Semaphore>,
     /// For calls that reach the stack without a connection (none in the server; a safety net).
     unbudgeted: Budgets,
@@ -82,6 +89,7 @@ impl CallStackLayer {
         Self {
             shared: Arc::new(Shared {
                 policies: settings.policies,
+                authenticator: settings.authenticator,
                 unary_slots: Arc::new(Semaphore::new(settings.max_concurrent_calls)),
                 unbudgeted: Budgets {
                     connection: Budget::new(usize::MAX),
@@ -246,6 +254,22 @@ fn deadline<B>(request: &Request<B>, policy: &MethodPolicy) -> Result<Option<Ins
     Ok(limit.map(|d| Instant::now() + d.min(Duration::from_secs(100 * 365 * 86_400))))
 }
 
+/// The caller's principal, if it may call the method of `policy`.
+fn authorize(
+    authenticator: &Authenticator,
+    policy: &MethodPolicy,
+    headers: &http::HeaderMap,
+) -> Result<Principal, AppError> {
+    let principal = authenticator.authenticate(headers)?;
+    match principal.kind() {
+        kind if policy.callers.allows(kind) => Ok(principal),
+        PrincipalKind::Public => Err(AppError::Unauthenticated(
+            "this method needs a credential: authorization: Bearer <credential>",
+        )),
+        _ => Err(AppError::PermissionDenied),
+    }
+}
+
 async fn run<S>(
     mut inner: S,
     shared: &Shared,
@@ -262,7 +286,9 @@ where
         .get::<ConnInfo>()
         .map_or_else(|| shared.unbudgeted.clone(), |c| c.budgets.clone());
     let call = async {
-        let (parts, mut body) = request.into_parts();
+        let (mut parts, mut body) = request.into_parts();
+        let principal = authorize(&shared.authenticator, policy, &parts.headers)?;
+        parts.extensions.insert(principal);
         let mut held = Reservation::new(budgets.clone());
         if policy.shape != Shape::ClientStreaming {
             let first = message::read_first(&mut body, policy.max_request_bytes, &mut held).await?;
@@ -278,9 +304,6 @@ where
             ),
             Shape::ServerStreaming | Shape::ClientStreaming => None,
         };
-        // Authentication against `policy.callers` goes here. The match is irrefutable while
-        // every method is public: a new kind of caller does not compile until it is checked.
-        let Callers::Public = policy.callers;
         let request = Request::from_parts(parts, body);
         let response = match deadline {
             Some(at) => crate::deadline::scope(at, inner.call(request)).await,
@@ -305,5 +328,46 @@ where
         }),
         Ok(Err(never)) => match never {},
         Err(error) => reply(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::demo;
+
+    fn policy(callers: Callers) -> MethodPolicy {
+        MethodPolicy {
+            callers,
+            shape: Shape::Unary,
+            max_request_bytes: 1024,
+            max_deadline: None,
+        }
+    }
+
+    fn headers_for(kind: PrincipalKind) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        if let Some(credential) = demo::CREDENTIALS.iter().find(|c| c.kind == kind) {
+            let value = format!("Bearer {}", credential.token);
+            headers.insert(http::header::AUTHORIZATION, value.parse().expect("header"));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_method_admits_exactly_its_declared_callers() {
+        let authenticator = Authenticator::demo();
+        let agencies_only = policy(Callers::only(&[PrincipalKind::Agency]));
+        for kind in PrincipalKind::ALL {
+            let outcome = authorize(&authenticator, &agencies_only, &headers_for(kind));
+            match (kind, outcome) {
+                (PrincipalKind::Agency, Ok(principal)) => assert_eq!(principal.kind(), kind),
+                (PrincipalKind::Public, Err(AppError::Unauthenticated(_))) => {}
+                (_, Err(AppError::PermissionDenied)) => {}
+                (kind, other) => panic!("{kind:?}: {other:?}"),
+            }
+            let anyone = authorize(&authenticator, &policy(Callers::ANYONE), &headers_for(kind));
+            assert_eq!(anyone.expect("anyone").kind(), kind);
+        }
     }
 }

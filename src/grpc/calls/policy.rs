@@ -7,58 +7,72 @@ use std::{collections::HashMap, time::Duration};
 use prost::Message as _;
 use prost_types::FileDescriptorSet;
 
-/// Who may call a method.
+use crate::domain::principal::PrincipalKind;
+
+/// The kinds of principal that may call a method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Callers {
-    /// Anyone, without credentials: the catalogue, health and reflection.
-    Public,
+pub struct Callers(&'static [PrincipalKind]);
+
+impl Callers {
+    /// Anyone, with or without a credential: the catalogue, health and reflection.
+    pub const ANYONE: Callers = Callers(&PrincipalKind::ALL);
+
+    /// Only these kinds.
+    pub const fn only(kinds: &'static [PrincipalKind]) -> Self {
+        Callers(kinds)
+    }
+
+    /// Whether a principal of `kind` may call.
+    pub fn allows(self, kind: PrincipalKind) -> bool {
+        self.0.contains(&kind)
+    }
 }
 
 /// Every method the server serves and who may call it. Later services add their methods here
 /// with the principals allowed.
 pub const ACCESS: &[(&str, Callers)] = &[
-    ("/singlewindow.v1.CatalogService/GetAgency", Callers::Public),
+    ("/singlewindow.v1.CatalogService/GetAgency", Callers::ANYONE),
     (
         "/singlewindow.v1.CatalogService/ListAgencies",
-        Callers::Public,
+        Callers::ANYONE,
     ),
     (
         "/singlewindow.v1.CatalogService/GetService",
-        Callers::Public,
+        Callers::ANYONE,
     ),
     (
         "/singlewindow.v1.CatalogService/ListServices",
-        Callers::Public,
+        Callers::ANYONE,
     ),
     (
         "/singlewindow.v1.CatalogService/SearchServices",
-        Callers::Public,
+        Callers::ANYONE,
     ),
     (
         "/singlewindow.v1.CatalogService/GetServiceStandard",
-        Callers::Public,
+        Callers::ANYONE,
     ),
     (
         "/singlewindow.v1.CatalogService/ListServiceStandards",
-        Callers::Public,
+        Callers::ANYONE,
     ),
     (
         "/singlewindow.v1.CatalogService/GetLifeEvent",
-        Callers::Public,
+        Callers::ANYONE,
     ),
     (
         "/singlewindow.v1.CatalogService/ListLifeEvents",
-        Callers::Public,
+        Callers::ANYONE,
     ),
-    ("/grpc.health.v1.Health/Check", Callers::Public),
-    ("/grpc.health.v1.Health/Watch", Callers::Public),
+    ("/grpc.health.v1.Health/Check", Callers::ANYONE),
+    ("/grpc.health.v1.Health/Watch", Callers::ANYONE),
     (
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-        Callers::Public,
+        Callers::ANYONE,
     ),
     (
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        Callers::Public,
+        Callers::ANYONE,
     ),
 ];
 

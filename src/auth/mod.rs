@@ -1,0 +1,139 @@
+//! Authentication: from a call's credential to its [`Principal`].
+//!
+//! A call without `authorization` is the anonymous public. `authorization: Bearer <API key>`
+//! names the principal whose key hashes (SHA-256) to a hash in the principals file (or, for the
+//! embedded default on a loopback address, a demo principal). Any other credential, or a key no
+//! principal holds, is UNAUTHENTICATED: a bad credential is never treated as no credential.
+//! Keys are never kept in clear, never logged, never printed by `Debug`.
+
+pub mod demo;
+mod principals_file;
+
+use std::{collections::HashMap, fmt, path::Path};
+
+use http::HeaderMap;
+use sha2::{Digest as _, Sha256};
+
+pub use principals_file::{PrincipalEntry, PrincipalsFile, to_hex};
+
+use crate::{domain::principal::Principal, error::AppError};
+
+/// The SHA-256 of an API key.
+pub type KeyHash = [u8; 32];
+
+/// The hash a key is known by.
+pub fn hash_key(key: &str) -> KeyHash {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Resolves credentials to principals.
+#[derive(Clone, Default)]
+pub struct Authenticator {
+    api_keys: HashMap<KeyHash, Principal>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("api_keys", &self.api_keys.len())
+            .finish()
+    }
+}
+
+impl Authenticator {
+    /// Accepts the keys whose hashes `keys` lists.
+    pub fn new(keys: impl IntoIterator<Item = (KeyHash, Principal)>) -> Self {
+        Self {
+            api_keys: keys.into_iter().collect(),
+        }
+    }
+
+    /// The principals of `file`.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        Ok(Self::new(PrincipalsFile::load(path)?))
+    }
+
+    /// The demo principals of the embedded default.
+    pub fn demo() -> Self {
+        Self::new(
+            demo::CREDENTIALS
+                .iter()
+                .map(|c| (hash_key(c.token), c.principal())),
+        )
+    }
+
+    /// How many API keys are known.
+    pub fn key_count(&self) -> usize {
+        self.api_keys.len()
+    }
+
+    /// The principal of a call with `headers`.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AppError> {
+        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+            return Ok(Principal::Public);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AppError::Unauthenticated(
+                "the authorization header must be `Bearer <credential>`",
+            ))?;
+        self.api_keys
+            .get(&hash_key(token))
+            .cloned()
+            .ok_or(AppError::Unauthenticated(
+                "the credential is not valid for this service",
+            ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::principal::PrincipalKind;
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            authorization.parse().expect("header"),
+        );
+        headers
+    }
+
+    #[test]
+    fn no_credential_is_public_and_a_bad_one_is_unauthenticated() {
+        let auth = Authenticator::demo();
+        assert_eq!(
+            auth.authenticate(&HeaderMap::new()).expect("public"),
+            Principal::Public
+        );
+        let esdc = demo::CREDENTIALS
+            .iter()
+            .find(|c| c.kind == PrincipalKind::Agency)
+            .expect("a demo agency");
+        let principal = auth
+            .authenticate(&headers(&format!("Bearer {}", esdc.token)))
+            .expect("a demo key");
+        assert_eq!(principal.name(), esdc.principal);
+        for bad in [
+            "Bearer nope",
+            "Bearer ",
+            "Basic dXNlcjpwYXNz",
+            esdc.token,
+            "bearer x",
+        ] {
+            assert!(
+                matches!(
+                    auth.authenticate(&headers(bad)),
+                    Err(AppError::Unauthenticated(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(!format!("{auth:?}").contains(esdc.token));
+    }
+}
