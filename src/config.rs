@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::{grpc::page_token::TokenKey, store::PoolSettings};
+use crate::{auth::jwt::parse_algorithm, grpc::page_token::TokenKey, store::PoolSettings};
 
 /// single-window: a no-wrong-door gRPC service through which government agencies share a catalogue
 /// of services, service standards and life events.
@@ -195,6 +195,32 @@ pub struct ServeArgs {
     /// README). Without it, the demo principals are accepted, on a loopback address only.
     #[arg(long, env = "SINGLE_WINDOW_PRINCIPALS_FILE", value_name = "FILE")]
     pub principals_file: Option<PathBuf>,
+
+    /// JWKS file (RFC 7517) of the identity provider whose JWTs are accepted as
+    /// `authorization: Bearer <JWT>`; needs `--jwt-issuer`.
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_JWKS_FILE",
+        value_name = "FILE",
+        requires = "jwt_issuer"
+    )]
+    pub jwks_file: Option<PathBuf>,
+
+    /// The `iss` every JWT must carry.
+    #[arg(long, env = "SINGLE_WINDOW_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` every JWT must carry.
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_JWT_AUDIENCE",
+        default_value = "single-window"
+    )]
+    pub jwt_audience: String,
+
+    /// JWT signature algorithms accepted (comma-separated; HMAC and `none` never are).
+    #[arg(long, env = "SINGLE_WINDOW_JWT_ALGORITHMS", value_delimiter = ',', default_value = "RS256,ES256,EdDSA", value_parser = parse_algorithm)]
+    pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
 
     #[command(flatten)]
     pub limits: Limits,

@@ -17,7 +17,10 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    auth::Authenticator,
+    auth::{
+        Authenticator,
+        jwt::{JwtSettings, JwtVerifier},
+    },
     catalog::{Catalogue, import},
     clock::{SharedClock, SystemClock},
     config::ServeArgs,
@@ -86,7 +89,14 @@ impl Application {
         set_health(&health, ServingStatus::NotServing).await;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let catalogue = Arc::new(Catalogue::default());
-        let service = services(&args, &health, stop_rx.clone(), catalogue.clone())?;
+        let authenticator = authenticator(&args, self.clock.clone())?;
+        let service = services(
+            &args,
+            &health,
+            stop_rx.clone(),
+            catalogue.clone(),
+            authenticator,
+        )?;
 
         tracing::info!(address = %self.local_addr, "listening");
         let drain = CancellationToken::new();
@@ -170,6 +180,7 @@ fn services(
     health: &HealthReporter,
     draining: tokio::sync::watch::Receiver<bool>,
     catalogue: Arc<Catalogue>,
+    authenticator: Authenticator,
 ) -> anyhow::Result<AppService> {
     let limits = &args.limits;
     let descriptor_sets = [
@@ -201,7 +212,7 @@ fn services(
         .prepare();
     let calls = CallStackLayer::new(CallSettings {
         policies,
-        authenticator: authenticator(args)?,
+        authenticator,
         max_concurrent_calls: limits.max_concurrent_calls,
     });
     Ok(tower::ServiceBuilder::new()
@@ -211,25 +222,36 @@ fn services(
         .service(routes))
 }
 
-/// The principals file when one is configured; otherwise the demo principals, but only on a
-/// loopback address (their keys are public); otherwise none (only public methods answer).
-fn authenticator(args: &ServeArgs) -> anyhow::Result<Authenticator> {
-    if let Some(path) = &args.principals_file {
+/// API keys: the principals file when one is configured; otherwise the demo principals, but only
+/// on a loopback address (their keys are public); otherwise none. JWTs: from the identity
+/// provider of `--jwks-file`, when given.
+fn authenticator(args: &ServeArgs, clock: SharedClock) -> anyhow::Result<Authenticator> {
+    let authenticator = if let Some(path) = &args.principals_file {
         let authenticator = Authenticator::from_file(path)?;
         tracing::info!(keys = authenticator.key_count(), file = %path.display(), "principals loaded");
-        return Ok(authenticator);
-    }
-    if args.listen.ip().is_loopback() {
+        authenticator
+    } else if args.listen.ip().is_loopback() {
         tracing::info!(
             "demo principals accepted (loopback only); `single-window demo credentials` prints them"
         );
-        Ok(Authenticator::demo())
+        Authenticator::demo()
     } else {
-        tracing::warn!(
-            "no principals file and not on loopback: demo credentials are refused, only public methods answer"
-        );
-        Ok(Authenticator::default())
-    }
+        tracing::warn!("no principals file and not on loopback: demo credentials are refused");
+        Authenticator::default()
+    };
+    let Some(path) = &args.jwks_file else {
+        return Ok(authenticator);
+    };
+    let settings = JwtSettings {
+        issuer: args
+            .jwt_issuer
+            .clone()
+            .context("--jwks-file needs --jwt-issuer")?,
+        audience: args.jwt_audience.clone(),
+        algorithms: args.jwt_algorithms.clone(),
+    };
+    tracing::info!(issuer = %settings.issuer, audience = %settings.audience, "JWTs accepted");
+    Ok(authenticator.with_jwt(JwtVerifier::from_file(path, settings, clock)?))
 }
 
 fn page_tokens(args: &ServeArgs) -> PageTokens {

@@ -1,15 +1,17 @@
 //! Authentication: from a call's credential to its [`Principal`].
 //!
-//! A call without `authorization` is the anonymous public. `authorization: Bearer <API key>`
-//! names the principal whose key hashes (SHA-256) to a hash in the principals file (or, for the
-//! embedded default on a loopback address, a demo principal). Any other credential, or a key no
-//! principal holds, is UNAUTHENTICATED: a bad credential is never treated as no credential.
-//! Keys are never kept in clear, never logged, never printed by `Debug`.
+//! A call without `authorization` is the anonymous public. `authorization: Bearer <JWT>` names
+//! the principal of a token from the configured identity provider (`jwt`). `authorization:
+//! Bearer <API key>` names the principal whose key hashes (SHA-256) to a hash in the principals
+//! file (or, for the embedded default on a loopback address, a demo principal). Any other
+//! credential, or one nobody holds, is UNAUTHENTICATED: a bad credential is never treated as no
+//! credential. Keys are never kept in clear, never logged, never printed by `Debug`.
 
 pub mod demo;
+pub mod jwt;
 mod principals_file;
 
-use std::{collections::HashMap, fmt, path::Path};
+use std::{collections::HashMap, fmt, path::Path, sync::Arc};
 
 use http::HeaderMap;
 use sha2::{Digest as _, Sha256};
@@ -30,14 +32,27 @@ pub fn hash_key(key: &str) -> KeyHash {
 #[derive(Clone, Default)]
 pub struct Authenticator {
     api_keys: HashMap<KeyHash, Principal>,
+    jwt: Option<Arc<jwt::JwtVerifier>>,
 }
 
 impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticator")
             .field("api_keys", &self.api_keys.len())
+            .field("jwt", &self.jwt)
             .finish()
     }
+}
+
+/// Whether `token` has the shape of a JWT (three base64url parts).
+fn looks_like_jwt(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts[..2].iter().all(|p| !p.is_empty())
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 impl Authenticator {
@@ -45,7 +60,14 @@ impl Authenticator {
     pub fn new(keys: impl IntoIterator<Item = (KeyHash, Principal)>) -> Self {
         Self {
             api_keys: keys.into_iter().collect(),
+            jwt: None,
         }
+    }
+
+    /// Also accepts JWTs that `verifier` verifies.
+    pub fn with_jwt(mut self, verifier: jwt::JwtVerifier) -> Self {
+        self.jwt = Some(Arc::new(verifier));
+        self
     }
 
     /// The principals of `file`.
@@ -81,6 +103,14 @@ impl Authenticator {
             .ok_or(AppError::Unauthenticated(
                 "the authorization header must be `Bearer <credential>`",
             ))?;
+        if looks_like_jwt(token) {
+            return match &self.jwt {
+                Some(verifier) => verifier.verify(token),
+                None => Err(AppError::Unauthenticated(
+                    "this service accepts no JWTs (no identity provider is configured)",
+                )),
+            };
+        }
         self.api_keys
             .get(&hash_key(token))
             .cloned()

@@ -121,3 +121,41 @@ fn a_new_key_comes_with_the_entry_that_holds_only_its_hash() {
         .expect("run the binary");
     assert!(!refused.status.success());
 }
+
+#[tokio::test]
+async fn jwts_of_the_configured_identity_provider_are_accepted_and_others_refused() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/jwt");
+    let jwks = data.join("jwks.json");
+    let app = TestApp::spawn_with(|args| {
+        args.jwks_file = Some(jwks);
+        args.jwt_issuer = Some("https://idp.test".to_owned());
+    })
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let claims = serde_json::json!({
+        "iss": "https://idp.test", "aud": "single-window", "sub": "svc-1",
+        "exp": now + 300, "kind": "agency", "agency": "cra-arc"
+    });
+    let sign = |key: &str| {
+        let pem = std::fs::read(data.join(key)).expect("test key");
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("test-idp-1".to_owned());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_ed_pem(&pem).expect("pem"),
+        )
+        .expect("sign")
+    };
+    get_service_as(&app, Some(&format!("Bearer {}", sign("idp.pem"))))
+        .await
+        .expect("a token of the identity provider");
+    let status = get_service_as(&app, Some(&format!("Bearer {}", sign("other.pem"))))
+        .await
+        .expect_err("another identity provider");
+    assert_error(&status, Code::Unauthenticated, "UNAUTHENTICATED", None);
+}
