@@ -149,6 +149,7 @@ pub fn principals_new_key(name: &str, officer: Option<&str>) -> anyhow::Result<(
         name: name.to_owned(),
         officer: officer.map(str::to_owned),
         api_key_sha256: vec![auth::to_hex(&auth::hash_key(&key))],
+        certificate_sha256: Vec::new(),
     };
     println!(
         "{}",

@@ -196,6 +196,36 @@ pub struct ServeArgs {
     #[arg(long, env = "SINGLE_WINDOW_PRINCIPALS_FILE", value_name = "FILE")]
     pub principals_file: Option<PathBuf>,
 
+    /// Server certificate chain (PEM) for TLS; with `--tls-key`. Without them the server speaks
+    /// plaintext (keep that to loopback).
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The server certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA certificates (PEM) that sign agencies' client certificates: enables mutual TLS. A
+    /// client certificate must chain to one of them and be listed in the principals file; clients
+    /// without one may still call with a bearer credential or as the public.
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+
     /// JWKS file (RFC 7517) of the identity provider whose JWTs are accepted as
     /// `authorization: Bearer <JWT>`; needs `--jwt-issuer`.
     #[arg(

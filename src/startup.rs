@@ -90,6 +90,7 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let catalogue = Arc::new(Catalogue::default());
         let authenticator = authenticator(&args, self.clock.clone())?;
+        let tls = tls_config(&args)?;
         let service = services(
             &args,
             &health,
@@ -98,12 +99,12 @@ impl Application {
             authenticator,
         )?;
 
-        tracing::info!(address = %self.local_addr, "listening");
+        tracing::info!(address = %self.local_addr, tls = tls.is_some(), "listening");
         let drain = CancellationToken::new();
         let mut server = tokio::spawn(transport::serve(
             self.listener,
             service,
-            transport_settings(&args),
+            transport_settings(&args, tls),
             drain.clone(),
         ));
         let mut ready = tokio::spawn(prepare_and_watch(
@@ -262,7 +263,10 @@ fn page_tokens(args: &ServeArgs) -> PageTokens {
     PageTokens::new(current, args.page_token_previous_key.clone())
 }
 
-fn transport_settings(args: &ServeArgs) -> TransportSettings {
+fn transport_settings(
+    args: &ServeArgs,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> TransportSettings {
     let limits = &args.limits;
     let window = |bytes: usize| u32::try_from(bytes).unwrap_or(u32::MAX);
     TransportSettings {
@@ -278,7 +282,47 @@ fn transport_settings(args: &ServeArgs) -> TransportSettings {
         max_pending_reset_streams: limits.max_pending_reset_streams,
         connection_buffer_bytes: limits.connection_buffer,
         process_buffer_bytes: limits.process_buffer,
+        tls,
     }
+}
+
+/// The TLS configuration of `--tls-cert`, `--tls-key` and `--tls-client-ca`, if given.
+fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read certificates from {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read a private key from {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match &args.tls_client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in CertificateDer::pem_file_iter(ca)
+                .with_context(|| format!("cannot read CA certificates from {}", ca.display()))?
+            {
+                roots.add(certificate?)?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .context("the TLS certificate and key do not go together")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(Arc::new(config)))
 }
 
 async fn set_health(health: &HealthReporter, status: ServingStatus) {

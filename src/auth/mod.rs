@@ -16,7 +16,7 @@ use std::{collections::HashMap, fmt, path::Path, sync::Arc};
 use http::HeaderMap;
 use sha2::{Digest as _, Sha256};
 
-pub use principals_file::{PrincipalEntry, PrincipalsFile, to_hex};
+pub use principals_file::{Credentials, PrincipalEntry, PrincipalsFile, to_hex};
 
 use crate::{domain::principal::Principal, error::AppError};
 
@@ -32,6 +32,7 @@ pub fn hash_key(key: &str) -> KeyHash {
 #[derive(Clone, Default)]
 pub struct Authenticator {
     api_keys: HashMap<KeyHash, Principal>,
+    certificates: HashMap<[u8; 32], Principal>,
     jwt: Option<Arc<jwt::JwtVerifier>>,
 }
 
@@ -39,6 +40,7 @@ impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticator")
             .field("api_keys", &self.api_keys.len())
+            .field("certificates", &self.certificates.len())
             .field("jwt", &self.jwt)
             .finish()
     }
@@ -60,6 +62,7 @@ impl Authenticator {
     pub fn new(keys: impl IntoIterator<Item = (KeyHash, Principal)>) -> Self {
         Self {
             api_keys: keys.into_iter().collect(),
+            certificates: HashMap::new(),
             jwt: None,
         }
     }
@@ -72,7 +75,10 @@ impl Authenticator {
 
     /// The principals of `file`.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        Ok(Self::new(PrincipalsFile::load(path)?))
+        let credentials = PrincipalsFile::load(path)?;
+        let mut authenticator = Self::new(credentials.api_keys);
+        authenticator.certificates = credentials.certificates.into_iter().collect();
+        Ok(authenticator)
     }
 
     /// The demo principals of the embedded default.
@@ -89,8 +95,28 @@ impl Authenticator {
         self.api_keys.len()
     }
 
-    /// The principal of a call with `headers`.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AppError> {
+    /// The principal of a call with `headers` on a connection whose client certificate, if it
+    /// presented one, has the SHA-256 `certificate`. A certificate is the credential: it must be
+    /// listed, and then no `authorization` header may claim another identity.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        certificate: Option<&[u8; 32]>,
+    ) -> Result<Principal, AppError> {
+        if let Some(certificate) = certificate {
+            if headers.contains_key(http::header::AUTHORIZATION) {
+                return Err(AppError::Unauthenticated(
+                    "send a client certificate or an authorization header, not both",
+                ));
+            }
+            return self
+                .certificates
+                .get(certificate)
+                .cloned()
+                .ok_or(AppError::Unauthenticated(
+                    "the client certificate is not registered with this service",
+                ));
+        }
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Ok(Principal::Public);
         };
@@ -138,7 +164,7 @@ mod tests {
     fn no_credential_is_public_and_a_bad_one_is_unauthenticated() {
         let auth = Authenticator::demo();
         assert_eq!(
-            auth.authenticate(&HeaderMap::new()).expect("public"),
+            auth.authenticate(&HeaderMap::new(), None).expect("public"),
             Principal::Public
         );
         let esdc = demo::CREDENTIALS
@@ -146,7 +172,7 @@ mod tests {
             .find(|c| c.kind == PrincipalKind::Agency)
             .expect("a demo agency");
         let principal = auth
-            .authenticate(&headers(&format!("Bearer {}", esdc.token)))
+            .authenticate(&headers(&format!("Bearer {}", esdc.token)), None)
             .expect("a demo key");
         assert_eq!(principal.name(), esdc.principal);
         for bad in [
@@ -158,7 +184,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    auth.authenticate(&headers(bad)),
+                    auth.authenticate(&headers(bad), None),
                     Err(AppError::Unauthenticated(_))
                 ),
                 "{bad:?}"

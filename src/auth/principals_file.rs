@@ -13,7 +13,8 @@
 //! }
 //! ```
 //! A principal may hold several keys (to rotate one without downtime); a key belongs to one
-//! principal. `single-window principals new-key NAME` makes a key and prints its entry.
+//! principal. An agency that authenticates with mutual TLS lists its client certificates'
+//! SHA-256 (of the DER) as `certificate_sha256`. `single-window principals new-key NAME` makes a key and prints its entry.
 
 use std::{collections::HashSet, path::Path};
 
@@ -41,12 +42,25 @@ pub struct PrincipalEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub officer: Option<String>,
     /// Lower-case hex SHA-256 of each API key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub api_key_sha256: Vec<String>,
+    /// Lower-case hex SHA-256 of each client certificate (DER) that authenticates it over mutual
+    /// TLS (`openssl x509 -in cert.pem -outform DER | sha256sum`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_sha256: Vec<String>,
+}
+
+/// What a principals file holds: API-key hashes and certificate fingerprints, each naming one
+/// principal.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub api_keys: Vec<(KeyHash, Principal)>,
+    pub certificates: Vec<([u8; 32], Principal)>,
 }
 
 impl PrincipalsFile {
-    /// Every (key hash, principal) of the file at `path`, checked.
-    pub fn load(path: &Path) -> anyhow::Result<Vec<(KeyHash, Principal)>> {
+    /// Every credential of the file at `path`, checked.
+    pub fn load(path: &Path) -> anyhow::Result<Credentials> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the principals file {}", path.display()))?;
         let file: Self = serde_json::from_str(&text)
@@ -55,26 +69,42 @@ impl PrincipalsFile {
             .with_context(|| format!("in the principals file {}", path.display()))
     }
 
-    /// Every (key hash, principal) of the file; an error names the first bad entry.
-    pub fn keys(&self) -> anyhow::Result<Vec<(KeyHash, Principal)>> {
+    /// Every credential of the file; an error names the first bad entry.
+    pub fn keys(&self) -> anyhow::Result<Credentials> {
         let mut seen = HashSet::new();
-        let mut keys = Vec::new();
+        let mut credentials = Credentials::default();
         for entry in &self.principals {
             let principal = Principal::parse(&entry.name, entry.officer.as_deref())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if entry.api_key_sha256.is_empty() {
-                bail!("`{}` has no api_key_sha256", entry.name);
+            if entry.api_key_sha256.is_empty() && entry.certificate_sha256.is_empty() {
+                bail!(
+                    "`{}` has neither api_key_sha256 nor certificate_sha256",
+                    entry.name
+                );
             }
-            for hex in &entry.api_key_sha256 {
-                let hash = parse_hash(hex)
-                    .with_context(|| format!("api_key_sha256 of `{}`", entry.name))?;
-                if !seen.insert(hash) {
-                    bail!("a key of `{}` is listed twice", entry.name);
+            for (field, hashes, out) in [
+                (
+                    "api_key_sha256",
+                    &entry.api_key_sha256,
+                    &mut credentials.api_keys,
+                ),
+                (
+                    "certificate_sha256",
+                    &entry.certificate_sha256,
+                    &mut credentials.certificates,
+                ),
+            ] {
+                for hex in hashes {
+                    let hash =
+                        parse_hash(hex).with_context(|| format!("{field} of `{}`", entry.name))?;
+                    if !seen.insert(hash) {
+                        bail!("a {field} of `{}` is listed twice", entry.name);
+                    }
+                    out.push((hash, principal.clone()));
                 }
-                keys.push((hash, principal.clone()));
             }
         }
-        Ok(keys)
+        Ok(credentials)
     }
 }
 
@@ -100,7 +130,9 @@ mod tests {
     use crate::auth::hash_key;
 
     fn file(json: &str) -> anyhow::Result<Vec<(KeyHash, Principal)>> {
-        serde_json::from_str::<PrincipalsFile>(json)?.keys()
+        Ok(serde_json::from_str::<PrincipalsFile>(json)?
+            .keys()?
+            .api_keys)
     }
 
     #[test]

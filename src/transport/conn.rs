@@ -10,7 +10,6 @@ use std::{
 
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::TcpStream,
     sync::OwnedSemaphorePermit,
     time::Sleep,
 };
@@ -28,21 +27,25 @@ pub struct ConnInfo {
     pub remote_addr: SocketAddr,
     /// The budgets this connection's calls count their waiting bytes against.
     pub budgets: Budgets,
+    /// SHA-256 of the client's TLS certificate (DER), when it presented one that chains to the
+    /// configured client CA.
+    pub client_certificate_sha256: Option<[u8; 32]>,
 }
 
-/// An accepted socket that fails its reads when the client has not sent [`HANDSHAKE_BYTES`]
-/// before the handshake deadline, and frees its place under the connection cap when dropped.
+/// An accepted connection (TCP, or TLS over TCP) that fails its reads when the client has not
+/// sent [`HANDSHAKE_BYTES`] of HTTP before the handshake deadline, and frees its place under the
+/// connection cap when dropped.
 #[derive(Debug)]
-pub struct Conn {
-    stream: TcpStream,
+pub struct Conn<S> {
+    stream: S,
     handshake: Option<Pin<Box<Sleep>>>,
     received: usize,
     _slot: OwnedSemaphorePermit,
 }
 
-impl Conn {
+impl<S> Conn<S> {
     /// Wraps `stream`, holding `slot` under the connection cap, with `handshake` to start.
-    pub fn new(stream: TcpStream, slot: OwnedSemaphorePermit, handshake: Sleep) -> Self {
+    pub fn new(stream: S, slot: OwnedSemaphorePermit, handshake: Sleep) -> Self {
         Self {
             stream,
             handshake: Some(Box::pin(handshake)),
@@ -52,7 +55,7 @@ impl Conn {
     }
 }
 
-impl AsyncRead for Conn {
+impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -79,7 +82,7 @@ impl AsyncRead for Conn {
     }
 }
 
-impl AsyncWrite for Conn {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Conn<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -43,6 +43,8 @@ pub struct TransportSettings {
     pub connection_buffer_bytes: usize,
     /// Bytes all connections' calls together may pin.
     pub process_buffer_bytes: usize,
+    /// TLS (and, with a client CA, client certificates); plaintext when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// What the transport serves: the whole HTTP stack, answering every request (errors are answers).
@@ -144,18 +146,44 @@ pub async fn serve(
                 connection: Budget::new(settings.connection_buffer_bytes),
                 process: process_budget.clone(),
             },
+            client_certificate_sha256: None,
         };
-        let io = Conn::new(stream, slot, tokio::time::sleep(settings.handshake_timeout));
-        connections.spawn(serve_connection(
-            io,
-            info,
-            service.clone(),
-            builder.clone(),
-            drain.clone(),
-        ));
+        let (service, builder, drain) = (service.clone(), builder.clone(), drain.clone());
+        let (tls, handshake) = (settings.tls.clone(), settings.handshake_timeout);
+        connections.spawn(async move {
+            let Some(tls) = tls else {
+                let io = Conn::new(stream, slot, tokio::time::sleep(handshake));
+                return serve_connection(io, info, service, builder, drain).await;
+            };
+            let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+            let stream = match tokio::time::timeout(handshake, accept).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    return tracing::debug!(%error, %remote_addr, "TLS handshake failed");
+                }
+                Err(_) => return tracing::debug!(%remote_addr, "TLS handshake timed out"),
+            };
+            let info = ConnInfo {
+                client_certificate_sha256: client_certificate(&stream),
+                ..info
+            };
+            let io = Conn::new(stream, slot, tokio::time::sleep(handshake));
+            serve_connection(io, info, service, builder, drain).await;
+        });
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+}
+
+/// The SHA-256 of the client's leaf certificate, when it presented one.
+fn client_certificate(
+    stream: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
+    let certificates = stream.get_ref().1.peer_certificates()?;
+    certificates
+        .first()
+        .map(|leaf| sha2::Sha256::digest(leaf.as_ref()).into())
 }
 
 fn configure_socket(stream: &tokio::net::TcpStream, settings: &TransportSettings) {
@@ -168,13 +196,15 @@ fn configure_socket(stream: &tokio::net::TcpStream, settings: &TransportSettings
     }
 }
 
-async fn serve_connection(
-    io: Conn,
+async fn serve_connection<S>(
+    io: Conn<S>,
     info: ConnInfo,
     service: impl HttpService,
     builder: Arc<auto::Builder<TokioExecutor>>,
     drain: CancellationToken,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = tower::util::MapRequest::new(service, move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(info.clone());
         request

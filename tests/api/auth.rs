@@ -70,6 +70,7 @@ async fn a_principals_file_replaces_the_demo_principals() {
             name: "agencies/cic/teams/passports".to_owned(),
             officer: Some("desk-17".to_owned()),
             api_key_sha256: vec![to_hex(&hash_key("sw_test_key_for_cic"))],
+            certificate_sha256: Vec::new(),
         }],
     };
     std::fs::write(&path, serde_json::to_vec(&file).expect("json")).expect("write");

@@ -386,6 +386,15 @@ impl TestApp {
         app
     }
 
+    /// A SQLite-backed server like [`TestApp::spawn_with`], not waited on (for servers the
+    /// plaintext clients cannot reach, such as TLS ones).
+    pub async fn start_with(configure: impl FnOnce(&mut ServeArgs)) -> Self {
+        let db = TestDb::with_catalogue(Backend::Sqlite).await;
+        let mut args = serve_args(&db.url);
+        configure(&mut args);
+        Self::start(db, Some(args)).await
+    }
+
     /// A server over `db`, started with `args` (defaults from [`serve_args`]); not waited on.
     pub async fn start(db: TestDb, args: Option<ServeArgs>) -> Self {
         init_logging();

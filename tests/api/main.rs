@@ -9,6 +9,7 @@ mod limits;
 mod process;
 mod raw;
 mod store;
+mod tls;
 
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;

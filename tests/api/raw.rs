@@ -39,15 +39,22 @@ pub fn frame(message: &[u8]) -> Vec<u8> {
 /// An HTTP/2 connection to `addr` whose streams get `window` bytes of receive window.
 pub async fn connect(addr: SocketAddr, window: u32) -> h2::client::SendRequest<Bytes> {
     let tcp = TcpStream::connect(addr).await.expect("connect");
+    handshake(tcp, window).await.expect("HTTP/2 handshake")
+}
+
+/// HTTP/2 over `io` (plain TCP, or TLS).
+pub async fn handshake<IO>(io: IO, window: u32) -> Result<h2::client::SendRequest<Bytes>, h2::Error>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (client, connection) = h2::client::Builder::new()
         .initial_window_size(window)
-        .handshake(tcp)
-        .await
-        .expect("HTTP/2 handshake");
+        .handshake(io)
+        .await?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    client
+    Ok(client)
 }
 
 /// Sends a POST to `path` with `headers` (content type `application/grpc` unless given) and

@@ -259,8 +259,9 @@ fn authorize(
     authenticator: &Authenticator,
     policy: &MethodPolicy,
     headers: &http::HeaderMap,
+    certificate: Option<&[u8; 32]>,
 ) -> Result<Principal, AppError> {
-    let principal = authenticator.authenticate(headers)?;
+    let principal = authenticator.authenticate(headers, certificate)?;
     match principal.kind() {
         kind if policy.callers.allows(kind) => Ok(principal),
         PrincipalKind::Public => Err(AppError::Unauthenticated(
@@ -287,7 +288,16 @@ where
         .map_or_else(|| shared.unbudgeted.clone(), |c| c.budgets.clone());
     let call = async {
         let (mut parts, mut body) = request.into_parts();
-        let principal = authorize(&shared.authenticator, policy, &parts.headers)?;
+        let certificate = parts
+            .extensions
+            .get::<ConnInfo>()
+            .and_then(|c| c.client_certificate_sha256);
+        let principal = authorize(
+            &shared.authenticator,
+            policy,
+            &parts.headers,
+            certificate.as_ref(),
+        )?;
         parts.extensions.insert(principal);
         let mut held = Reservation::new(budgets.clone());
         if policy.shape != Shape::ClientStreaming {
@@ -359,14 +369,19 @@ mod tests {
         let authenticator = Authenticator::demo();
         let agencies_only = policy(Callers::only(&[PrincipalKind::Agency]));
         for kind in PrincipalKind::ALL {
-            let outcome = authorize(&authenticator, &agencies_only, &headers_for(kind));
+            let outcome = authorize(&authenticator, &agencies_only, &headers_for(kind), None);
             match (kind, outcome) {
                 (PrincipalKind::Agency, Ok(principal)) => assert_eq!(principal.kind(), kind),
                 (PrincipalKind::Public, Err(AppError::Unauthenticated(_))) => {}
                 (_, Err(AppError::PermissionDenied)) => {}
                 (kind, other) => panic!("{kind:?}: {other:?}"),
             }
-            let anyone = authorize(&authenticator, &policy(Callers::ANYONE), &headers_for(kind));
+            let anyone = authorize(
+                &authenticator,
+                &policy(Callers::ANYONE),
+                &headers_for(kind),
+                None,
+            );
             assert_eq!(anyone.expect("anyone").kind(), kind);
         }
     }
