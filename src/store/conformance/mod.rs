@@ -254,13 +254,11 @@ pub async fn a_cancelled_import_leaves_the_store_consistent(store: &Store) {
     // Cancel the import after 1, 2, 3... wake-ups (each a real step of progress: a statement
     // answered, a lock granted), until one run completes. Whatever a cancelled import had written
     // must roll back, and the connection it held must come back to the pool usable.
-    let mut cancels = 0;
     for steps in 1.. {
         let import = store.import_catalog(&newer, ImportMode::Replace);
         if cancel_after(steps, import).await.is_some() {
             break;
         }
-        cancels += 1;
         let (generation, loaded) = store
             .load_catalog()
             .await
@@ -275,10 +273,10 @@ pub async fn a_cancelled_import_leaves_the_store_consistent(store: &Store) {
             break;
         }
     }
-    // SQLite often answers before the task is polled again, so an import may pass several
-    // statements per wake-up; `a_unit_of_work_cancelled_after_writing_rolls_back` pins the
-    // cancel-after-a-write case down on every backend.
-    assert!(cancels >= 1, "the import was cancelled at least once");
+    // How many cancels land mid-import depends on timing (SQLite may answer every statement
+    // before the task is polled again, so an import can finish in one poll): this check proves
+    // all or nothing for whichever points it reached, and
+    // `a_unit_of_work_cancelled_after_writing_rolls_back` pins the cancel-after-a-write case.
     store
         .import_catalog(&newer, ImportMode::Replace)
         .await
