@@ -1,6 +1,7 @@
 //! Pure types and rules of the product: no storage, no transport.
 
 pub mod catalog;
+pub mod citizen;
 pub mod names;
 pub mod principal;
 pub mod threshold;
