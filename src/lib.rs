@@ -13,6 +13,7 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod proto;
+pub mod secrets;
 pub mod shutdown;
 pub mod startup;
 pub mod store;
