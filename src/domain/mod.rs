@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod citizen;
+pub mod consent;
 pub mod names;
 pub mod principal;
 pub mod threshold;
