@@ -2,6 +2,7 @@
 //! catalogue of services, service standards and life events; records, forms, routing and handoffs
 //! build on it.
 
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
