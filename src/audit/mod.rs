@@ -1,4 +1,5 @@
-//! The verifiable access log's mathematics: a Merkle tree (`merkle`) over access events, whose
-//! checkpoints a citizen or auditor keeps and verifies offline.
+//! The verifiable access log's mathematics: a Merkle tree (`merkle`) over access events, and
+//! signed checkpoints of it (`checkpoint`) that a citizen or auditor keeps and verifies offline.
 
+pub mod checkpoint;
 pub mod merkle;
