@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod identifier;
+pub mod matching;
 
 pub use address::{PostalCode, Province};
 pub use identifier::{Identifier, IdentifierScheme};
