@@ -13,9 +13,10 @@
 //!   `ON CONFLICT` upserts, `BIGINT` integers (timestamps are Unix milliseconds, booleans are
 //!   `BOOLEAN`), and runs on either connection through `tx::on_conn!`; the error classification
 //!   (`error`); the retry loop and its backoff (`tx`).
-//! - SQLite only (`sqlite`): pragmas (WAL, `synchronous=FULL`, busy timeout, foreign keys), the
-//!   write lock taken at `BEGIN IMMEDIATE`, the deadline enforced by a progress handler that
-//!   interrupts statements, busy errors (not retried: the busy timeout already waited).
+//! - SQLite only (`sqlite`, `sqlite_writer`): pragmas (WAL, `synchronous=FULL`, busy timeout,
+//!   foreign keys), one writer task that group-commits callers' units under savepoints with the
+//!   write lock taken at `BEGIN IMMEDIATE`, reads stopped at the deadline by a progress handler
+//!   that interrupts statements, busy errors (not retried: the busy timeout already waited).
 //! - PostgreSQL only (`postgres`): `SERIALIZABLE` writes retried on serialization failure and
 //!   deadlock, `REPEATABLE READ READ ONLY` reads, the deadline as `SET LOCAL statement_timeout`,
 //!   advisory locks ([`Lock`]), and, when later parts need them, LISTEN/NOTIFY and native JSON or
@@ -33,6 +34,7 @@ mod error;
 mod postgres;
 mod schema;
 mod sqlite;
+mod sqlite_writer;
 mod tx;
 
 use std::time::Duration;
@@ -228,7 +230,9 @@ impl Store {
     /// Runs `work` in a serialisable read-write transaction and commits it; on a serialization
     /// failure or deadlock the whole of `work` runs again (up to 5 attempts, with backoff, within
     /// the deadline), so `work` must have no effect outside the transaction. Everything `work`
-    /// writes commits together or not at all. `Conflict` when the attempts are used up, `Busy`
+    /// writes commits together or not at all. On SQLite, `work` runs in the single writer's next
+    /// batch under its own savepoint (group commit): its failure undoes only its own work, and it
+    /// is answered after the batch commits. `Conflict` when the attempts are used up, `Busy`
     /// (SQLite) when another writer held the lock past the busy timeout, `DeadlineExceeded` when
     /// the call's deadline passes first.
     pub async fn write<I, T, F>(&self, input: I, work: F) -> StoreResult<T>
@@ -237,7 +241,13 @@ impl Store {
         T: Send + 'static,
         F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
     {
-        self.run(Mode::Write, input, work).await
+        if crate::deadline::remaining() == Some(Duration::ZERO) {
+            return Err(StoreError::DeadlineExceeded);
+        }
+        match &self.backend {
+            Backends::Sqlite(s) => s.write(input, work).await,
+            Backends::Postgres(_) => self.run(Mode::Write, input, work).await,
+        }
     }
 
     async fn run<I, T, F>(&self, mode: Mode, input: I, work: F) -> StoreResult<T>

@@ -1,6 +1,8 @@
 //! The embedded backend: one SQLite file in WAL mode with durable (`synchronous=FULL`) commits,
-//! a busy timeout, foreign keys, and writes that take the write lock up front (`BEGIN IMMEDIATE`).
-//! A call's deadline interrupts its statements through a progress handler.
+//! a busy timeout and foreign keys. Reads run concurrently on the pool, each stopped at its
+//! call's deadline by a progress handler; writes go through one writer task that commits many
+//! callers' units of work together (`sqlite_writer`), taking the write lock up front
+//! (`BEGIN IMMEDIATE`).
 
 use std::str::FromStr;
 
@@ -11,7 +13,11 @@ use sqlx::{
 };
 use tokio::time::Instant;
 
-use super::{Mode, PoolSettings, SchemaStatus, StoreError, StoreResult, tx::TxConn};
+use super::{
+    BoxFuture, Mode, PoolSettings, SchemaStatus, StoreError, StoreResult,
+    sqlite_writer::Writer,
+    tx::{Tx, TxConn},
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -23,6 +29,7 @@ const DEADLINE_CHECK_STEPS: i32 = 1_000;
 pub struct SqliteStore {
     pool: SqlitePool,
     acquire_timeout: std::time::Duration,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -55,9 +62,20 @@ impl SqliteStore {
             })
             .connect_lazy_with(options);
         Ok(Self {
+            writer: Writer::start(pool.clone()),
             pool,
             acquire_timeout: settings.acquire_timeout,
         })
+    }
+
+    /// Runs `work` through the single writer (group commit; see `sqlite_writer`).
+    pub(super) async fn write<I, T, F>(&self, input: I, work: F) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
+    {
+        self.writer.write(input, work).await
     }
 
     /// Begins a transaction for `mode`, stopping its statements at `deadline`.

@@ -30,6 +30,8 @@ pub const CHECKS: &[&str] = &[
     "a_passed_deadline_refuses_work_before_it_starts",
     "the_deadline_stops_a_long_statement_and_frees_its_connection",
     "a_unit_of_work_cancelled_after_writing_rolls_back",
+    "concurrent_writes_all_commit",
+    "a_failing_unit_undoes_only_its_own_work",
 ];
 
 fn text(en: &str) -> Text {

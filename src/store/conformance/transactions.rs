@@ -56,9 +56,9 @@ async fn value(tx: &mut Tx, key: &str) -> StoreResult<Option<i64>> {
     )
 }
 
-async fn stored(store: &Store, key: &'static str) -> Option<i64> {
+async fn stored(store: &Store, key: &str) -> Option<i64> {
     store
-        .read(key, |tx, key| Box::pin(value(tx, key)))
+        .read(key.to_owned(), |tx, key| Box::pin(value(tx, key)))
         .await
         .expect("read the scratch table")
 }
@@ -165,9 +165,27 @@ pub async fn a_serialization_conflict_is_retried_until_both_commit(store: &Store
     }
 }
 
-/// A call whose deadline has passed gets `DeadlineExceeded` and its work never runs.
+/// A call whose deadline has passed gets `DeadlineExceeded` and its work never runs, for reads
+/// and for writes.
 pub async fn a_passed_deadline_refuses_work_before_it_starts(store: &Store) {
     let ran = Arc::new(AtomicBool::new(false));
+    let write_ran = ran.clone();
+    let write = deadline::scope(Instant::now(), async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        store
+            .write(write_ran, |_, ran| {
+                Box::pin(async move {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok(())
+                })
+            })
+            .await
+    })
+    .await;
+    assert!(
+        matches!(write, Err(StoreError::DeadlineExceeded)),
+        "{write:?}"
+    );
     let work_ran = ran.clone();
     let result = deadline::scope(Instant::now(), async {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -227,7 +245,9 @@ pub async fn the_deadline_stops_a_long_statement_and_frees_its_connection(store:
         .expect("the connection serves the next call");
 }
 
-/// A write cancelled at any point, even after its statements ran, leaves nothing behind.
+/// A write cancelled at any point leaves all of its work or none of it: on PostgreSQL a cancel
+/// after its statements ran rolls them back; on SQLite the single writer finishes a unit whose
+/// batch started and skips one whose caller left before.
 pub async fn a_unit_of_work_cancelled_after_writing_rolls_back(store: &Store) {
     create_scratch(store).await;
     let mut cancelled_after_a_write = 0;
@@ -267,8 +287,78 @@ pub async fn a_unit_of_work_cancelled_after_writing_rolls_back(store: &Store) {
             cancelled_after_a_write += 1;
         }
     }
+    match store.backend() {
+        // The unit runs in the caller's task: cancelling the caller cancels it mid-transaction.
+        Backend::Postgres => assert!(
+            cancelled_after_a_write > 0,
+            "some cancels landed after the unit of work had written"
+        ),
+        // The single writer runs a unit to its end once its batch started (its outcome is kept
+        // for a retry with the same request_id), and skips it if its caller left before: either
+        // way all or nothing, as checked above.
+        Backend::Sqlite => {}
+    }
+}
+
+/// Many writers at once all commit, each exactly once (on SQLite, in shared group commits).
+pub async fn concurrent_writes_all_commit(store: &Store) {
+    create_scratch(store).await;
+    let writes =
+        (0..50).map(|i| store.write(format!("w{i}"), move |tx, key| Box::pin(insert(tx, key, i))));
+    for result in futures_join_all(writes).await {
+        result.expect("every write commits");
+    }
+    for i in 0..50 {
+        assert_eq!(stored(store, &format!("w{i}")).await, Some(i), "w{i}");
+    }
+}
+
+/// A unit that fails, among concurrent ones, undoes only its own work.
+pub async fn a_failing_unit_undoes_only_its_own_work(store: &Store) {
+    create_scratch(store).await;
+    let good =
+        (0..20).map(|i| store.write(format!("g{i}"), move |tx, key| Box::pin(insert(tx, key, i))));
+    let bad = store.write((), |tx, ()| {
+        Box::pin(async move {
+            insert(tx, "bad", 1).await?;
+            insert(tx, "g0", 99).await // a unique violation, after a write
+        })
+    });
+    let (good, bad) = tokio::join!(futures_join_all(good), bad);
     assert!(
-        cancelled_after_a_write > 0,
-        "some cancels landed after the unit of work had written"
+        matches!(bad, Err(StoreError::UniqueViolation { .. })),
+        "{bad:?}"
     );
+    assert_eq!(
+        stored(store, "bad").await,
+        None,
+        "the failed unit's own write was undone"
+    );
+    for (i, result) in good.into_iter().enumerate() {
+        result.expect("its neighbours commit");
+        assert_eq!(stored(store, &format!("g{i}")).await, Some(i as i64));
+    }
+}
+
+/// Awaits every future, concurrently, in order.
+async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => {
+                        *result = Some(value);
+                        *slot = None;
+                    }
+                    Poll::Pending => all = false,
+                }
+            }
+        }
+        if all { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    results.into_iter().map(|r| r.expect("completed")).collect()
 }

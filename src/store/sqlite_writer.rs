@@ -1,0 +1,213 @@
+//! SQLite's single writer with group commit: callers' write units of work queue to one task,
+//! which runs as many as are waiting (up to [`MAX_BATCH`]) in one transaction, each under its own
+//! savepoint, and answers each caller only after the commit. One fsync serves the whole batch.
+//!
+//! - A unit that fails rolls back to its savepoint: only its own work is undone, the batch goes
+//!   on, and its caller gets its error at once.
+//! - A unit whose deadline passed before its turn is dropped without running. Once running, its
+//!   statements are not interrupted: SQLite rolls back the whole transaction on an interrupt,
+//!   which would undo the other callers' work; write statements are short, and the busy timeout
+//!   bounds the wait for the write lock.
+//! - If the commit fails, every unit of the batch gets the failure; nothing of it was written.
+//! - A caller that leaves (cancelled) before its batch starts is skipped. A caller that stops
+//!   waiting once its batch started (cancelled, or its deadline passed) may find its work
+//!   committed anyway: writes that must not repeat carry a `request_id`.
+
+use std::{any::Any, sync::Arc};
+
+use sqlx::SqlitePool;
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
+
+use super::{
+    BoxFuture, StoreError, StoreResult,
+    tx::{Tx, TxConn},
+};
+
+/// Units of work at most in one transaction.
+pub const MAX_BATCH: usize = 64;
+/// Units of work waiting at most before callers wait to queue.
+const QUEUE: usize = 1024;
+
+type Output = Box<dyn Any + Send>;
+type Run = Box<dyn for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, StoreResult<Output>> + Send + Sync>;
+
+/// One caller's unit of work.
+pub(super) struct Job {
+    deadline: Option<Instant>,
+    run: Run,
+    reply: oneshot::Sender<StoreResult<Output>>,
+}
+
+/// The handle callers submit work through.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+fn erase<I, T, F>(input: I, work: F) -> Run
+where
+    I: Send + Sync + 'static,
+    T: Send + 'static,
+    F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
+{
+    let shared = Arc::new((input, work));
+    Box::new(move |tx: &mut Tx| {
+        let shared = shared.clone();
+        Box::pin(async move {
+            let (input, work) = &*shared;
+            work(tx, input).await.map(|out| Box::new(out) as Output)
+        })
+    })
+}
+
+impl Writer {
+    /// Starts the writer task over `pool`.
+    pub(super) fn start(pool: SqlitePool) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pool, queue));
+        Self { jobs }
+    }
+
+    /// Runs `work` in the next batch and returns its result once the batch committed.
+    pub(super) async fn write<I, T, F>(&self, input: I, work: F) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
+    {
+        let deadline = crate::deadline::current();
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            deadline,
+            run: erase(input, work),
+            reply,
+        };
+        let closed = || StoreError::Unavailable(sqlx::Error::PoolClosed);
+        let wait = async {
+            self.jobs.send(job).await.map_err(|_| closed())?;
+            answer.await.map_err(|_| closed())?
+        };
+        let output = match deadline {
+            Some(at) => tokio::time::timeout_at(at, wait)
+                .await
+                .map_err(|_| StoreError::DeadlineExceeded)??,
+            None => wait.await?,
+        };
+        Ok(*output
+            .downcast::<T>()
+            .expect("a unit of work's answer has its own type"))
+    }
+}
+
+async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&pool, batch).await;
+    }
+}
+
+/// A copy of a batch-wide failure for each of its callers (driver errors are not `Clone`; the
+/// copy keeps the kind, which is what callers act on).
+fn for_each_caller(error: &StoreError) -> StoreError {
+    let text = || sqlx::Error::Protocol(error.to_string());
+    match error {
+        StoreError::Unavailable(_) => StoreError::Unavailable(text()),
+        StoreError::Busy(_) => StoreError::Busy(text()),
+        StoreError::Conflict(_) => StoreError::Conflict(text()),
+        StoreError::DeadlineExceeded => StoreError::DeadlineExceeded,
+        _ => StoreError::Database(text()),
+    }
+}
+
+async fn savepoint(tx: &mut Tx, sql: &'static str) -> StoreResult<()> {
+    let TxConn::Sqlite(t) = &mut tx.conn else {
+        unreachable!("the SQLite writer holds a SQLite transaction")
+    };
+    sqlx::query(sql).execute(&mut **t).await?;
+    Ok(())
+}
+
+async fn commit_batch(pool: &SqlitePool, batch: Vec<Job>) {
+    let now = Instant::now();
+    // Callers that left (cancelled) before their batch started are not run.
+    let (live, expired): (Vec<Job>, Vec<Job>) = batch
+        .into_iter()
+        .filter(|job| !job.reply.is_closed())
+        .partition(|job| job.deadline.is_none_or(|d| d > now));
+    for job in expired {
+        let _ = job.reply.send(Err(StoreError::DeadlineExceeded));
+    }
+    if live.is_empty() {
+        return;
+    }
+    let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
+        Ok(t) => Tx {
+            conn: TxConn::Sqlite(t),
+        },
+        Err(error) => {
+            let error = StoreError::from(error);
+            for job in live {
+                let _ = job.reply.send(Err(for_each_caller(&error)));
+            }
+            return;
+        }
+    };
+    let mut committed = Vec::with_capacity(live.len());
+    let mut pending = live.into_iter();
+    while let Some(job) = pending.next() {
+        if job.deadline.is_some_and(|d| d <= Instant::now()) {
+            let _ = job.reply.send(Err(StoreError::DeadlineExceeded));
+            continue;
+        }
+        match run_one(&mut tx, &job).await {
+            Ok(Ok(output)) => committed.push((job.reply, output)),
+            Ok(Err(error)) => {
+                let _ = job.reply.send(Err(error));
+            }
+            Err(broken) => {
+                // The savepoint machinery itself failed: the transaction is unusable.
+                let rest = committed.into_iter().map(|(r, _)| r);
+                for reply in rest
+                    .chain(std::iter::once(job.reply))
+                    .chain(pending.map(|j| j.reply))
+                {
+                    let _ = reply.send(Err(for_each_caller(&broken)));
+                }
+                return;
+            }
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => {
+            for (reply, output) in committed {
+                let _ = reply.send(Ok(output));
+            }
+        }
+        Err(error) => {
+            for (reply, _) in committed {
+                let _ = reply.send(Err(for_each_caller(&error)));
+            }
+        }
+    }
+}
+
+/// Runs one unit under its own savepoint: `Ok(result)` with its work kept or rolled back, or
+/// `Err` when the savepoint statements fail.
+async fn run_one(tx: &mut Tx, job: &Job) -> StoreResult<StoreResult<Output>> {
+    savepoint(tx, "SAVEPOINT sw_unit").await?;
+    let result = (job.run)(tx).await;
+    if result.is_err() {
+        savepoint(tx, "ROLLBACK TO SAVEPOINT sw_unit").await?;
+    }
+    savepoint(tx, "RELEASE SAVEPOINT sw_unit").await?;
+    Ok(result)
+}
