@@ -31,6 +31,7 @@
 mod catalog_sql;
 pub mod conformance;
 mod error;
+pub mod idempotency_sql;
 mod postgres;
 mod schema;
 mod sqlite;

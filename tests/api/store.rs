@@ -43,6 +43,8 @@ conformance_tests!(
     a_unit_of_work_cancelled_after_writing_rolls_back,
     concurrent_writes_all_commit,
     a_failing_unit_undoes_only_its_own_work,
+    a_retried_request_id_replays_and_a_reused_one_is_refused,
+    concurrent_first_calls_with_one_request_id_apply_once,
 );
 
 #[test]

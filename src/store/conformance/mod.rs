@@ -11,8 +11,10 @@ use crate::domain::{
     threshold::{DurationUnit, Threshold},
 };
 
+mod idempotency;
 mod transactions;
 
+pub use idempotency::*;
 pub use transactions::*;
 
 /// The name of every check, in the order `run_all` runs them; each is a public function of this
@@ -32,6 +34,8 @@ pub const CHECKS: &[&str] = &[
     "a_unit_of_work_cancelled_after_writing_rolls_back",
     "concurrent_writes_all_commit",
     "a_failing_unit_undoes_only_its_own_work",
+    "a_retried_request_id_replays_and_a_reused_one_is_refused",
+    "concurrent_first_calls_with_one_request_id_apply_once",
 ];
 
 fn text(en: &str) -> Text {
