@@ -260,7 +260,7 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
     /// Open connections at most; further connections are closed at once until one ends.
-    #[arg(long, env = "SINGLE_WINDOW_MAX_CONNECTIONS", default_value_t = 4096)]
+    #[arg(long, env = "SINGLE_WINDOW_MAX_CONNECTIONS", default_value_t = 4096, value_parser = parse_positive_count)]
     pub max_connections: usize,
 
     /// Time a new connection has to send the HTTP/2 preface (or its first HTTP/1.1 request
@@ -285,20 +285,21 @@ pub struct Limits {
     #[arg(
         long,
         env = "SINGLE_WINDOW_MAX_CONCURRENT_STREAMS",
-        default_value_t = 512
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_concurrent_streams: u32,
 
     /// HTTP/2 receive window of each call: request bytes a client may send ahead of the server.
-    #[arg(long, env = "SINGLE_WINDOW_HTTP2_STREAM_WINDOW", default_value = "256KiB", value_parser = parse_size)]
+    #[arg(long, env = "SINGLE_WINDOW_HTTP2_STREAM_WINDOW", default_value = "256KiB", value_parser = parse_positive_size)]
     pub http2_stream_window: usize,
 
     /// HTTP/2 receive window of a connection, shared by its calls.
-    #[arg(long, env = "SINGLE_WINDOW_HTTP2_CONNECTION_WINDOW", default_value = "1MiB", value_parser = parse_size)]
+    #[arg(long, env = "SINGLE_WINDOW_HTTP2_CONNECTION_WINDOW", default_value = "1MiB", value_parser = parse_positive_size)]
     pub http2_connection_window: usize,
 
     /// Largest request header block.
-    #[arg(long, env = "SINGLE_WINDOW_MAX_HEADER_LIST_SIZE", default_value = "16KiB", value_parser = parse_size)]
+    #[arg(long, env = "SINGLE_WINDOW_MAX_HEADER_LIST_SIZE", default_value = "16KiB", value_parser = parse_positive_size)]
     pub max_header_list_size: usize,
 
     /// Streams a client may reset before the server has accepted them, per connection (a
@@ -312,20 +313,20 @@ pub struct Limits {
 
     /// Largest request message (methods that need more say so in their documentation); larger
     /// requests are RESOURCE_EXHAUSTED before any handler runs.
-    #[arg(long, env = "SINGLE_WINDOW_MAX_REQUEST_SIZE", default_value = "4MiB", value_parser = parse_size)]
+    #[arg(long, env = "SINGLE_WINDOW_MAX_REQUEST_SIZE", default_value = "4MiB", value_parser = parse_positive_size)]
     pub max_request_size: usize,
 
     /// Largest response message the server will encode.
-    #[arg(long, env = "SINGLE_WINDOW_MAX_RESPONSE_SIZE", default_value = "16MiB", value_parser = parse_size)]
+    #[arg(long, env = "SINGLE_WINDOW_MAX_RESPONSE_SIZE", default_value = "16MiB", value_parser = parse_positive_size)]
     pub max_response_size: usize,
 
     /// Bytes one connection may hold of requests still arriving and answers its client has not
     /// read; calls beyond it are RESOURCE_EXHAUSTED. A slow reader pins at most this much.
-    #[arg(long, env = "SINGLE_WINDOW_CONNECTION_BUFFER", default_value = "8MiB", value_parser = parse_size)]
+    #[arg(long, env = "SINGLE_WINDOW_CONNECTION_BUFFER", default_value = "8MiB", value_parser = parse_positive_size)]
     pub connection_buffer: usize,
 
     /// The same across all connections of the process.
-    #[arg(long, env = "SINGLE_WINDOW_PROCESS_BUFFER", default_value = "512MiB", value_parser = parse_size)]
+    #[arg(long, env = "SINGLE_WINDOW_PROCESS_BUFFER", default_value = "512MiB", value_parser = parse_positive_size)]
     pub process_buffer: usize,
 
     /// Longest a unary call may run, whatever deadline its client asks (or when it asks none).
@@ -337,14 +338,16 @@ pub struct Limits {
     #[arg(
         long,
         env = "SINGLE_WINDOW_MAX_CONCURRENT_CALLS",
-        default_value_t = 1024
+        default_value_t = 1024,
+        value_parser = parse_positive_count
     )]
     pub max_concurrent_calls: usize,
 }
 
 impl ServeArgs {
-    /// The settings `serve` has with no options and no environment, but for `database_url` and a
-    /// listen address of port 0: the one constructor tests and benchmarks start from.
+    /// The settings `serve` has with no command-line options (its environment variables still
+    /// apply), but for `database_url` and a listen address of port 0: the one constructor tests
+    /// and benchmarks start from.
     pub fn defaults_for(database_url: &str) -> Self {
         #[derive(Parser)]
         struct Only {
@@ -360,6 +363,23 @@ impl ServeArgs {
 
 fn parse_token_key(text: &str) -> Result<TokenKey, String> {
     TokenKey::new(text.as_bytes().to_vec())
+}
+
+/// Parses a size above zero (a limit of zero would refuse everything).
+pub fn parse_positive_size(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        0 => Err(format!("`{text}` must be above zero")),
+        n => Ok(n),
+    }
+}
+
+/// Parses a count above zero.
+pub fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err(format!("`{text}` must be above zero")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
 }
 
 /// Parses `512`, `64KiB`, `4MiB` or `1GiB` (bytes; `KB`/`MB`/`GB` are read as the binary units).
@@ -476,6 +496,9 @@ mod tests {
         for bad in ["", "MiB", "4 TB", "-1", "1.5MiB"] {
             assert!(parse_size(bad).is_err(), "{bad:?} was accepted");
         }
+        assert!(parse_positive_size("0KiB").is_err());
+        assert_eq!(parse_positive_count("3"), Ok(3));
+        assert!(parse_positive_count("0").is_err() && parse_positive_count("x").is_err());
     }
 
     #[test]
@@ -485,6 +508,20 @@ mod tests {
         assert_eq!(args.limits.max_request_size, 4 << 20);
         assert_eq!(args.limits.max_deadline, Duration::from_secs(30));
         assert!(args.page_token_key.is_none());
+    }
+
+    #[test]
+    fn a_zero_limit_is_refused_with_the_option_named() {
+        for (flag, value) in [
+            ("--max-connections", "0"),
+            ("--max-concurrent-streams", "0"),
+            ("--max-concurrent-calls", "0"),
+            ("--connection-buffer", "0"),
+            ("--max-request-size", "0MiB"),
+        ] {
+            let error = Cli::try_parse_from(["single-window", flag, value]).expect_err(flag);
+            assert!(error.to_string().contains(flag), "{error}");
+        }
     }
 
     #[test]

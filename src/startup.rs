@@ -135,7 +135,9 @@ impl Application {
         set_health(&health, ServingStatus::NotServing).await;
         let _ = stop_tx.send(true);
         drain.cancel();
-        let stopped = match tokio::time::timeout(args.shutdown_timeout, &mut server).await {
+        // One budget for the whole shutdown: the drain, then closing the store.
+        let hard_stop = tokio::time::Instant::now() + args.shutdown_timeout;
+        let stopped = match tokio::time::timeout_at(hard_stop, &mut server).await {
             Ok(result) => {
                 result.context("server task failed")?;
                 Stopped::Drained
@@ -151,11 +153,14 @@ impl Application {
             ready.abort();
             let _ = ready.await;
         }
-        if tokio::time::timeout(Duration::from_secs(2), store.close())
+        // What the drain left of the budget (a little at least): committed data is durable
+        // either way, closing only checkpoints a SQLite file and says goodbye to PostgreSQL.
+        let close_by = hard_stop.max(tokio::time::Instant::now() + Duration::from_millis(100));
+        if tokio::time::timeout_at(close_by, store.close())
             .await
             .is_err()
         {
-            tracing::warn!("the database pool did not close in time");
+            tracing::warn!("the database pool did not close within the shutdown timeout");
         }
         tracing::info!(?stopped, "stopped");
         outcome.map(|()| stopped)

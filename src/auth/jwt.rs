@@ -39,9 +39,17 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
     }
 }
 
+/// One key of the identity provider, decoded once when the JWKS is loaded.
+struct VerifyingKey {
+    kid: Option<String>,
+    /// The algorithm the JWKS publishes the key for, if it says.
+    algorithm: Option<String>,
+    key: DecodingKey,
+}
+
 /// Verifies tokens against one identity provider's keys.
 pub struct JwtVerifier {
-    keys: JwkSet,
+    keys: Vec<VerifyingKey>,
     settings: JwtSettings,
     clock: SharedClock,
 }
@@ -49,7 +57,7 @@ pub struct JwtVerifier {
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtVerifier")
-            .field("keys", &self.keys.keys.len())
+            .field("keys", &self.keys.len())
             .field("settings", &self.settings)
             .finish()
     }
@@ -83,15 +91,24 @@ impl JwtVerifier {
     ) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the JWKS file {}", path.display()))?;
-        let keys: JwkSet = serde_json::from_str(&text)
+        let set: JwkSet = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a JWKS (RFC 7517) document", path.display()))?;
-        if keys.keys.is_empty() {
+        if set.keys.is_empty() {
             bail!("the JWKS file {} holds no key", path.display());
         }
-        for key in &keys.keys {
-            DecodingKey::from_jwk(key)
-                .with_context(|| format!("a key of {} cannot verify signatures", path.display()))?;
-        }
+        let keys = set
+            .keys
+            .iter()
+            .map(|jwk| {
+                Ok(VerifyingKey {
+                    kid: jwk.common.key_id.clone(),
+                    algorithm: jwk.common.key_algorithm.map(|a| a.to_string()),
+                    key: DecodingKey::from_jwk(jwk).with_context(|| {
+                        format!("a key of {} cannot verify signatures", path.display())
+                    })?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             keys,
             settings,
@@ -105,20 +122,19 @@ impl JwtVerifier {
         if !self.settings.algorithms.contains(&header.alg) {
             return Err(bad_token());
         }
-        let jwk = match &header.kid {
-            Some(kid) => self.keys.find(kid),
-            None if self.keys.keys.len() == 1 => self.keys.keys.first(),
+        let verifying = match &header.kid {
+            Some(kid) => self.keys.iter().find(|k| k.kid.as_ref() == Some(kid)),
+            None if self.keys.len() == 1 => self.keys.first(),
             None => None,
         }
         .ok_or_else(bad_token)?;
-        if jwk
-            .common
-            .key_algorithm
-            .is_some_and(|a| a.to_string() != format!("{:?}", header.alg))
+        if verifying
+            .algorithm
+            .as_ref()
+            .is_some_and(|a| *a != format!("{:?}", header.alg))
         {
             return Err(bad_token()); // the key is published for another algorithm
         }
-        let key = DecodingKey::from_jwk(jwk).map_err(|_| bad_token())?;
         // One algorithm, the token's own, already checked against the allow-list (the library
         // wants every allowed algorithm to match the key's family).
         let mut validation = Validation::new(header.alg);
@@ -128,7 +144,7 @@ impl JwtVerifier {
         // Times are checked below against the service's clock.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &verifying.key, &validation)
             .map_err(|error| {
                 tracing::debug!(%error, "JWT refused");
                 bad_token()

@@ -166,7 +166,8 @@ enum Backends {
 impl Store {
     /// A store for `url` whose connections open on first use: fails only when the URL is unusable
     /// (`InvalidUrl`), never because the database is down. What `serve` uses, so that it can own
-    /// the store from the start and wait for the database while NOT_SERVING.
+    /// the store from the start and wait for the database while NOT_SERVING. Call it inside a
+    /// Tokio runtime: a SQLite store starts its writer task there.
     pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
         let backend = match Backend::from_url(url)? {
             Backend::Sqlite => Backends::Sqlite(SqliteStore::open(url, settings)?),
@@ -225,7 +226,13 @@ impl Store {
         T: Send + 'static,
         F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
     {
-        self.run(Mode::Read, input, work).await
+        if crate::deadline::remaining() == Some(Duration::ZERO) {
+            return Err(StoreError::DeadlineExceeded);
+        }
+        match &self.backend {
+            Backends::Sqlite(s) => s.read(input, work).await,
+            Backends::Postgres(s) => s.run(Mode::Read, input, work).await,
+        }
     }
 
     /// Runs `work` in a serialisable read-write transaction and commits it; on a serialization
@@ -247,41 +254,8 @@ impl Store {
         }
         match &self.backend {
             Backends::Sqlite(s) => s.write(input, work).await,
-            Backends::Postgres(_) => self.run(Mode::Write, input, work).await,
+            Backends::Postgres(s) => s.run(Mode::Write, input, work).await,
         }
-    }
-
-    async fn run<I, T, F>(&self, mode: Mode, input: I, work: F) -> StoreResult<T>
-    where
-        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>>,
-    {
-        let mut attempt = 1;
-        loop {
-            if crate::deadline::remaining() == Some(Duration::ZERO) {
-                return Err(StoreError::DeadlineExceeded);
-            }
-            let mut tx = self.begin(mode).await?;
-            let result = match work(&mut tx, &input).await {
-                Ok(value) => tx.commit().await.map(|()| value),
-                Err(error) => Err(error), // dropping `tx` rolls it back
-            };
-            match result {
-                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(tx::backoff(attempt)).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn begin(&self, mode: Mode) -> StoreResult<Tx> {
-        let deadline = crate::deadline::current();
-        let conn = match &self.backend {
-            Backends::Sqlite(s) => s.begin(mode, deadline).await?,
-            Backends::Postgres(s) => s.begin(mode, deadline).await?,
-        };
-        Ok(Tx { conn })
     }
 
     /// Closes every connection, waiting for queries in flight (a SQLite file is checkpointed).
@@ -292,8 +266,6 @@ impl Store {
         }
     }
 }
-
-use tx::MAX_ATTEMPTS;
 
 impl SchemaStore for Store {
     async fn migrate(&self) -> StoreResult<()> {

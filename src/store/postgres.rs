@@ -13,7 +13,10 @@ use sqlx::{
 };
 use tokio::time::Instant;
 
-use super::{Mode, PoolSettings, SchemaStatus, StoreError, StoreResult, tx::TxConn};
+use super::{
+    BoxFuture, Mode, PoolSettings, SchemaStatus, StoreError, StoreResult,
+    tx::{Tx, TxConn},
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -22,6 +25,22 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 pub struct PgStore {
     pool: PgPool,
     acquire_timeout: Duration,
+}
+
+/// Attempts of a unit of work before a conflict is returned to the caller.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The pause before attempt `attempt` (1-based, the first retry is 2): exponential from 4 ms with
+/// jitter, never beyond the call's deadline.
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(4) * 2u32.saturating_pow(attempt.saturating_sub(2));
+    let mut jitter = [0u8; 1];
+    let _ = getrandom::fill(&mut jitter);
+    let delay = base + base * u32::from(jitter[0]) / 255;
+    match crate::deadline::remaining() {
+        Some(left) => delay.min(left),
+        None => delay,
+    }
 }
 
 impl PgStore {
@@ -43,8 +62,34 @@ impl PgStore {
         })
     }
 
+    /// Runs `work` in a transaction for `mode` and commits it; after a serialization failure or
+    /// deadlock the whole of `work` runs again, up to [`MAX_ATTEMPTS`] times with backoff, within
+    /// the call's deadline.
+    pub(super) async fn run<I, T, F>(&self, mode: Mode, input: I, work: F) -> StoreResult<T>
+    where
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let mut tx = Tx {
+                conn: self.begin(mode, crate::deadline::current()).await?,
+            };
+            let result = match work(&mut tx, &input).await {
+                Ok(value) => tx.commit().await.map(|()| value),
+                Err(error) => Err(error), // dropping `tx` rolls it back
+            };
+            match result {
+                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Begins a transaction for `mode` whose statements stop at `deadline`, in one round trip.
-    pub(super) async fn begin(&self, mode: Mode, deadline: Option<Instant>) -> StoreResult<TxConn> {
+    async fn begin(&self, mode: Mode, deadline: Option<Instant>) -> StoreResult<TxConn> {
         let isolation = match mode {
             Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
             Mode::Write => "BEGIN ISOLATION LEVEL SERIALIZABLE",

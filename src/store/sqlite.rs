@@ -14,7 +14,7 @@ use sqlx::{
 use tokio::time::Instant;
 
 use super::{
-    BoxFuture, Mode, PoolSettings, SchemaStatus, StoreError, StoreResult,
+    BoxFuture, PoolSettings, SchemaStatus, StoreError, StoreResult,
     sqlite_writer::Writer,
     tx::{Tx, TxConn},
 };
@@ -78,12 +78,23 @@ impl SqliteStore {
         self.writer.write(input, work).await
     }
 
-    /// Begins a transaction for `mode`, stopping its statements at `deadline`.
-    pub(super) async fn begin(&self, mode: Mode, deadline: Option<Instant>) -> StoreResult<TxConn> {
-        let statement = match mode {
-            Mode::Read => "BEGIN",
-            Mode::Write => "BEGIN IMMEDIATE",
+    /// Runs `work` in a read transaction (one snapshot) on a pooled connection, its statements
+    /// stopped at the call's deadline. Reads run concurrently with each other and the writer.
+    pub(super) async fn read<I, T, F>(&self, input: I, work: F) -> StoreResult<T>
+    where
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>>,
+    {
+        let mut tx = Tx {
+            conn: self.begin_read(crate::deadline::current()).await?,
         };
+        let value = work(&mut tx, &input).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    /// Begins a read transaction, stopping its statements at `deadline`.
+    async fn begin_read(&self, deadline: Option<Instant>) -> StoreResult<TxConn> {
+        let statement = "BEGIN";
         let wait = deadline.map_or(self.acquire_timeout, |d| {
             d.saturating_duration_since(Instant::now())
                 .min(self.acquire_timeout)

@@ -137,15 +137,7 @@ async fn savepoint(tx: &mut Tx, sql: &'static str) -> StoreResult<()> {
 }
 
 async fn commit_batch(pool: &SqlitePool, batch: Vec<Job>) {
-    let now = Instant::now();
-    // Callers that left (cancelled) before their batch started are not run.
-    let (live, expired): (Vec<Job>, Vec<Job>) = batch
-        .into_iter()
-        .filter(|job| !job.reply.is_closed())
-        .partition(|job| job.deadline.is_none_or(|d| d > now));
-    for job in expired {
-        let _ = job.reply.send(Err(StoreError::DeadlineExceeded));
-    }
+    let live: Vec<Job> = batch.into_iter().filter_map(still_wanted).collect();
     if live.is_empty() {
         return;
     }
@@ -164,10 +156,9 @@ async fn commit_batch(pool: &SqlitePool, batch: Vec<Job>) {
     let mut committed = Vec::with_capacity(live.len());
     let mut pending = live.into_iter();
     while let Some(job) = pending.next() {
-        if job.deadline.is_some_and(|d| d <= Instant::now()) {
-            let _ = job.reply.send(Err(StoreError::DeadlineExceeded));
+        let Some(job) = still_wanted(job) else {
             continue;
-        }
+        };
         match run_one(&mut tx, &job).await {
             Ok(Ok(output)) => committed.push((job.reply, output)),
             Ok(Err(error)) => {
@@ -198,6 +189,19 @@ async fn commit_batch(pool: &SqlitePool, batch: Vec<Job>) {
             }
         }
     }
+}
+
+/// `job`, unless its caller left (it is dropped) or its deadline passed (it is answered so);
+/// checked when the batch starts and again at the job's turn.
+fn still_wanted(job: Job) -> Option<Job> {
+    if job.reply.is_closed() {
+        return None;
+    }
+    if job.deadline.is_some_and(|d| d <= Instant::now()) {
+        let _ = job.reply.send(Err(StoreError::DeadlineExceeded));
+        return None;
+    }
+    Some(job)
 }
 
 /// Runs one unit under its own savepoint: `Ok(result)` with its work kept or rolled back, or

@@ -2,12 +2,12 @@
 //! function over an open transaction, that [`Store::read`](super::Store::read) or
 //! [`Store::write`](super::Store::write) runs inside a transaction they control.
 //!
-//! The entry point owns BEGIN (isolation, locks, the call's deadline), COMMIT, ROLLBACK and the
-//! retries after a serialization failure. Units of work never begin or commit; they may run many
+//! The entry point owns BEGIN (isolation, locks, the call's deadline), COMMIT, ROLLBACK and, on
+//! PostgreSQL, the retries after a serialization failure. Units of work never begin or commit; they may run many
 //! statements on many aggregates, all committed together or not at all. A unit of work may run
 //! more than once (after a conflict), so it must not have effects outside the transaction.
 
-use std::{pin::Pin, time::Duration};
+use std::pin::Pin;
 
 use sqlx::{Postgres, Sqlite};
 
@@ -85,22 +85,6 @@ impl Tx {
             TxConn::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
-    }
-}
-
-/// Attempts of a unit of work before a conflict is returned to the caller.
-pub(super) const MAX_ATTEMPTS: u32 = 5;
-
-/// The pause before attempt `attempt` (1-based, the first retry is 2): exponential from 4 ms with
-/// jitter, never beyond the call's deadline.
-pub(super) fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(4) * 2u32.saturating_pow(attempt.saturating_sub(2));
-    let mut jitter = [0u8; 1];
-    let _ = getrandom::fill(&mut jitter);
-    let delay = base + base * u32::from(jitter[0]) / 255;
-    match crate::deadline::remaining() {
-        Some(left) => delay.min(left),
-        None => delay,
     }
 }
 

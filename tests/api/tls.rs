@@ -103,24 +103,33 @@ async fn connect(
         .map_err(|e| e.to_string())
 }
 
-async fn get_service(
+/// Starts GetService `services/1003` on `client`.
+async fn start_get_service(
     client: &mut h2::client::SendRequest<bytes::Bytes>,
     headers: &[(&str, &str)],
-) -> tonic::Status {
+) -> h2::client::ResponseFuture {
     let body = frame(
         &GetServiceRequest {
             name: "services/1003".to_owned(),
         }
         .encode_to_vec(),
     );
-    let response = raw::start(
+    raw::start(
         client,
         "/singlewindow.v1.CatalogService/GetService",
         headers,
         body,
     )
-    .await;
-    raw::finish(response).await.status()
+    .await
+}
+
+async fn get_service(
+    client: &mut h2::client::SendRequest<bytes::Bytes>,
+    headers: &[(&str, &str)],
+) -> tonic::Status {
+    raw::finish(start_get_service(client, headers).await)
+        .await
+        .status()
 }
 
 #[tokio::test]
@@ -156,17 +165,7 @@ async fn a_registered_client_certificate_is_the_credential_and_others_are_refuse
     // A certificate from a CA the server does not trust fails the handshake (or the first read).
     let rogue = match connect(&app, Some("rogue")).await {
         Err(_) => true,
-        Ok(mut client) => {
-            let body = frame(&GetServiceRequest::default().encode_to_vec());
-            let response = raw::start(
-                &mut client,
-                "/singlewindow.v1.CatalogService/GetService",
-                &[],
-                body,
-            )
-            .await;
-            response.await.is_err()
-        }
+        Ok(mut client) => start_get_service(&mut client, &[]).await.await.is_err(),
     };
     assert!(rogue, "an untrusted client certificate is refused");
 }
@@ -178,15 +177,7 @@ async fn a_plaintext_client_cannot_talk_to_a_tls_server() {
     let tcp = tokio::net::TcpStream::connect(app.addr).await.expect("TCP");
     let outcome = async {
         let mut client = raw::handshake(tcp, 1 << 20).await.ok()?;
-        let body = frame(&GetServiceRequest::default().encode_to_vec());
-        let response = raw::start(
-            &mut client,
-            "/singlewindow.v1.CatalogService/GetService",
-            &[],
-            body,
-        )
-        .await;
-        response.await.ok()
+        start_get_service(&mut client, &[]).await.await.ok()
     };
     let answered = tokio::time::timeout(std::time::Duration::from_secs(20), outcome)
         .await

@@ -282,16 +282,12 @@ where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send,
     S::Future: Send,
 {
-    let budgets = request
-        .extensions()
-        .get::<ConnInfo>()
-        .map_or_else(|| shared.unbudgeted.clone(), |c| c.budgets.clone());
+    let (budgets, certificate) = match request.extensions().get::<ConnInfo>() {
+        Some(conn) => (conn.budgets.clone(), conn.client_certificate_sha256),
+        None => (shared.unbudgeted.clone(), None),
+    };
     let call = async {
         let (mut parts, mut body) = request.into_parts();
-        let certificate = parts
-            .extensions
-            .get::<ConnInfo>()
-            .and_then(|c| c.client_certificate_sha256);
         let principal = authorize(
             &shared.authenticator,
             policy,

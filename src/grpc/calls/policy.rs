@@ -116,12 +116,26 @@ impl Policies {
         default_request_bytes: usize,
         max_deadline: Duration,
     ) -> Self {
+        Self::build_with(
+            descriptor_sets,
+            default_request_bytes,
+            max_deadline,
+            REQUEST_LIMITS,
+        )
+    }
+
+    fn build_with(
+        descriptor_sets: &[&[u8]],
+        default_request_bytes: usize,
+        max_deadline: Duration,
+        request_limits: &[(&str, usize)],
+    ) -> Self {
         let mut policies = HashMap::new();
         for (path, shape) in methods(descriptor_sets) {
             let Some((_, callers)) = ACCESS.iter().find(|(p, _)| *p == path) else {
                 continue;
             };
-            let max_request_bytes = REQUEST_LIMITS
+            let max_request_bytes = request_limits
                 .iter()
                 .find(|(p, _)| *p == path)
                 .map_or(default_request_bytes, |(_, limit)| *limit);
@@ -182,6 +196,30 @@ pub fn methods(descriptor_sets: &[&[u8]]) -> Vec<(String, Shape)> {
 mod tests {
     use super::*;
     use crate::proto::{FILE_DESCRIPTOR_SET, HEALTH_DESCRIPTOR_SET};
+
+    #[test]
+    fn a_method_may_declare_its_own_request_limit() {
+        let search = "/singlewindow.v1.CatalogService/SearchServices";
+        let policies = Policies::build_with(
+            &[FILE_DESCRIPTOR_SET],
+            4 << 20,
+            Duration::from_secs(30),
+            &[(search, 16 << 20)],
+        );
+        assert_eq!(
+            policies.get(search).expect("declared").max_request_bytes,
+            16 << 20
+        );
+        let get = policies
+            .get("/singlewindow.v1.CatalogService/GetService")
+            .expect("declared");
+        assert_eq!(get.max_request_bytes, 4 << 20, "others keep the default");
+        assert_eq!(
+            policies.max_request_bytes(),
+            16 << 20,
+            "tonic's own limit follows the largest"
+        );
+    }
 
     #[test]
     fn every_served_method_declares_who_may_call_it() {

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::{
     deadline,
     store::{
-        Backend, Store, StoreError, StoreResult,
+        Backend, BoxFuture, Store, StoreError, StoreResult,
         tx::{Tx, TxConn, on_conn},
     },
 };
@@ -165,45 +165,41 @@ pub async fn a_serialization_conflict_is_retried_until_both_commit(store: &Store
     }
 }
 
+/// A unit of work that only records that it ran.
+fn flag_ran<'t>(_: &'t mut Tx, ran: &'t Arc<AtomicBool>) -> BoxFuture<'t, StoreResult<()>> {
+    ran.store(true, Ordering::SeqCst);
+    Box::pin(async { Ok(()) })
+}
+
+/// Runs [`flag_ran`], as a write or a read, under a deadline that has passed.
+async fn under_a_passed_deadline(
+    store: &Store,
+    write: bool,
+    ran: Arc<AtomicBool>,
+) -> StoreResult<()> {
+    deadline::scope(Instant::now(), async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        if write {
+            store.write(ran, flag_ran).await
+        } else {
+            store.read(ran, flag_ran).await
+        }
+    })
+    .await
+}
+
 /// A call whose deadline has passed gets `DeadlineExceeded` and its work never runs, for reads
 /// and for writes.
 pub async fn a_passed_deadline_refuses_work_before_it_starts(store: &Store) {
     let ran = Arc::new(AtomicBool::new(false));
-    let write_ran = ran.clone();
-    let write = deadline::scope(Instant::now(), async {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        store
-            .write(write_ran, |_, ran| {
-                Box::pin(async move {
-                    ran.store(true, Ordering::SeqCst);
-                    Ok(())
-                })
-            })
-            .await
-    })
-    .await;
-    assert!(
-        matches!(write, Err(StoreError::DeadlineExceeded)),
-        "{write:?}"
-    );
-    let work_ran = ran.clone();
-    let result = deadline::scope(Instant::now(), async {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        store
-            .read(work_ran, |_, ran| {
-                Box::pin(async move {
-                    ran.store(true, Ordering::SeqCst);
-                    Ok(())
-                })
-            })
-            .await
-    })
-    .await;
-    assert!(
-        matches!(result, Err(StoreError::DeadlineExceeded)),
-        "{result:?}"
-    );
-    assert!(!ran.load(Ordering::SeqCst));
+    for write in [true, false] {
+        let result = under_a_passed_deadline(store, write, ran.clone()).await;
+        assert!(
+            matches!(result, Err(StoreError::DeadlineExceeded)),
+            "write {write}: {result:?}"
+        );
+    }
+    assert!(!ran.load(Ordering::SeqCst), "no work ran");
 }
 
 /// A statement still running at the deadline is stopped by the database (not merely abandoned),
@@ -245,59 +241,72 @@ pub async fn the_deadline_stops_a_long_statement_and_frees_its_connection(store:
         .expect("the connection serves the next call");
 }
 
-/// A write cancelled at any point leaves all of its work or none of it: on PostgreSQL a cancel
-/// after its statements ran rolls them back; on SQLite the single writer finishes a unit whose
-/// batch started and skips one whose caller left before.
+/// A write cancelled at any point leaves all of its work or none of it; and a caller cancelled
+/// right after its unit wrote: on PostgreSQL the write is rolled back (the unit runs in the
+/// caller's task), on SQLite the single writer finishes the unit and keeps its work (its outcome
+/// is kept for a retry with the same request_id).
 pub async fn a_unit_of_work_cancelled_after_writing_rolls_back(store: &Store) {
     create_scratch(store).await;
-    let mut cancelled_after_a_write = 0;
-    // On PostgreSQL a cancel mid-query closes the connection, so each attempt may open a new
-    // one and need many wake-ups before its first write: go on until a few cancels landed late.
     for steps in 1..2000 {
-        if cancelled_after_a_write >= 3 {
-            break;
-        }
-        let wrote = Arc::new(AtomicBool::new(false));
-        let work = store.write(wrote.clone(), |tx, wrote| {
+        let work = store.write((), |tx, ()| {
             Box::pin(async move {
                 insert(tx, "x", 1).await?;
-                wrote.store(true, Ordering::SeqCst);
-                // Other work between statements: a point where a cancel can land mid-transaction
-                // even when the database answers before the task is polled again.
+                // Other work between statements, where a cancel can land mid-transaction.
                 tokio::task::yield_now().await;
                 insert(tx, "y", 2).await?;
                 tokio::task::yield_now().await;
                 value(tx, "x").await.map(drop)
             })
         });
-        if cancel_after(steps, work).await.is_some() {
-            assert_eq!(
-                (stored(store, "x").await, stored(store, "y").await),
-                (Some(1), Some(2))
-            );
-            break;
-        }
-        let (x, y) = (stored(store, "x").await, stored(store, "y").await);
-        match (x, y) {
-            (None, None) => {}
-            (Some(1), Some(2)) => break, // the cancel raced the commit and lost
+        let completed = cancel_after(steps, work).await.is_some();
+        match (stored(store, "x").await, stored(store, "y").await) {
+            (Some(1), Some(2)) => break, // completed, or the cancel came too late
+            (None, None) if !completed => {}
             other => panic!("a cancelled write left part of its work: {other:?}"),
         }
-        if wrote.load(Ordering::SeqCst) {
-            cancelled_after_a_write += 1;
+    }
+    cancelled_right_after_writing(store).await;
+}
+
+async fn cancelled_right_after_writing(store: &Store) {
+    type Signal = std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>;
+    let (wrote, has_written) = tokio::sync::oneshot::channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let input: (Signal, Arc<tokio::sync::Notify>) = (Some(wrote).into(), release.clone());
+    let work = store.write(input, |tx, (wrote, release)| {
+        Box::pin(async move {
+            insert(tx, "z", 1).await?;
+            if let Some(wrote) = wrote.lock().expect("signal").take() {
+                let _ = wrote.send(());
+            }
+            release.notified().await;
+            Ok(())
+        })
+    });
+    tokio::select! {
+        _ = work => panic!("the unit finished before it was released"),
+        _ = has_written => {} // the caller is dropped here, its unit having written
+    }
+    release.notify_one();
+    match store.backend() {
+        Backend::Postgres => {
+            assert_eq!(
+                stored(store, "z").await,
+                None,
+                "rolled back with its caller"
+            );
+        }
+        Backend::Sqlite => {
+            // The writer runs batches in turn: once a later write is answered, the abandoned
+            // unit's batch has committed.
+            store
+                .write((), |tx, ()| Box::pin(insert(tx, "after", 1)))
+                .await
+                .expect("a later write");
+            assert_eq!(stored(store, "z").await, Some(1), "kept by the writer");
         }
     }
-    match store.backend() {
-        // The unit runs in the caller's task: cancelling the caller cancels it mid-transaction.
-        Backend::Postgres => assert!(
-            cancelled_after_a_write > 0,
-            "some cancels landed after the unit of work had written"
-        ),
-        // The single writer runs a unit to its end once its batch started (its outcome is kept
-        // for a retry with the same request_id), and skips it if its caller left before: either
-        // way all or nothing, as checked above.
-        Backend::Sqlite => {}
-    }
+    store.ping().await.expect("the store serves the next call");
 }
 
 /// Many writers at once all commit, each exactly once (on SQLite, in shared group commits).
