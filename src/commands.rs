@@ -120,18 +120,63 @@ pub fn eval_routing(args: &EvalRoutingArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `demo credentials`: prints the demo principals and their keys.
-pub fn demo_credentials(format: OutputFormat) -> anyhow::Result<()> {
-    let credentials = auth::demo::CREDENTIALS;
+/// One line of `demo credentials`: a principal and its key; a portal's line also names the demo
+/// citizen it acts for and that citizen's token.
+#[derive(Debug, serde::Serialize)]
+struct DemoLine {
+    principal: &'static str,
+    kind: &'static str,
+    token: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    citizen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    citizen_token: Option<String>,
+}
+
+/// `demo credentials`: prints the demo principals and their keys, and for the demo portal one
+/// line per demo citizen with a citizen token from the demo identity provider (whose key is in
+/// the key file beside the database, created if missing).
+pub fn demo_credentials(format: OutputFormat, database: &DatabaseArgs) -> anyhow::Result<()> {
+    let secrets = database.secrets()?;
+    let idp = secrets.demo_identity_provider_key.context(
+        "the key file has no demo_identity_provider_key; the demo identity provider needs one",
+    )?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let mut lines = Vec::new();
+    for c in auth::demo::CREDENTIALS {
+        let base = || DemoLine {
+            principal: c.principal,
+            kind: c.kind.as_str(),
+            token: c.token,
+            citizen: None,
+            citizen_token: None,
+        };
+        if c.kind == crate::domain::principal::PrincipalKind::Portal {
+            for citizen in auth::demo::CITIZENS {
+                lines.push(DemoLine {
+                    citizen: Some(format!("citizens/{}", citizen.id)),
+                    citizen_token: Some(auth::demo::citizen_token(&idp, citizen.subject, now)),
+                    ..base()
+                });
+            }
+        } else {
+            lines.push(base());
+        }
+    }
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(credentials)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
         OutputFormat::Text => {
             println!("{:<42} {:<14} token", "principal", "kind");
-            for c in credentials {
-                println!("{:<42} {:<14} {}", c.principal, c.kind.as_str(), c.token);
+            for l in &lines {
+                println!("{:<42} {:<14} {}", l.principal, l.kind, l.token);
+                if let (Some(citizen), Some(token)) = (&l.citizen, &l.citizen_token) {
+                    println!("    for {citizen}: x-citizen-token {token}");
+                }
             }
             println!(
-                "\nSend one as `authorization: Bearer <token>`; accepted only by a server on a loopback address without a principals file."
+                "\nSend a token as `authorization: Bearer <token>`; a portal also sends `x-citizen-token: <citizen token>`. Accepted only by a server on a loopback address without a principals file, using the same database (its key file holds the demo identity provider's key); citizen tokens are valid for 30 days."
             );
         }
     }

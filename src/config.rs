@@ -67,9 +67,13 @@ pub enum DemoCommand {
     /// Print the demo principals and their keys (accepted only by a server on a loopback address
     /// without a principals file).
     Credentials {
-        /// `text` (a table) or `json` (an array of `{"principal", "kind", "token"}`).
+        /// `text` (a table) or `json` (an array of `{"principal", "kind", "token"}`; the portal's
+        /// entries also carry `citizen` and `citizen_token`).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        /// The database the server uses: its key file holds the demo identity provider's key.
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -140,9 +144,29 @@ pub struct DatabaseArgs {
     /// `1m`). Catalogue calls never wait on it: they are answered from memory.
     #[arg(long, env = "SINGLE_WINDOW_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub database_acquire_timeout: Duration,
+
+    /// Key file (JSON, owner-only) with the keys that seal identifiers, index them and sign the
+    /// access log (see the README). Default for SQLite: `<database file>.keys.json`, created with
+    /// new random keys when missing. Required for PostgreSQL (every replica needs the same keys).
+    #[arg(long, env = "SINGLE_WINDOW_KEYS_FILE", value_name = "FILE")]
+    pub keys_file: Option<PathBuf>,
 }
 
 impl DatabaseArgs {
+    /// The service's secrets: from `--keys-file`, or for SQLite from the file beside the database
+    /// (created when missing).
+    pub fn secrets(&self) -> anyhow::Result<crate::secrets::Secrets> {
+        use anyhow::Context as _;
+        if let Some(path) = &self.keys_file {
+            return crate::secrets::Secrets::load(path);
+        }
+        let path = sqlite_path(&self.database_url).context(
+            "PostgreSQL needs --keys-file (SINGLE_WINDOW_KEYS_FILE): every replica must use the same keys",
+        )?;
+        let keys = PathBuf::from(format!("{}.keys.json", path.display()));
+        crate::secrets::Secrets::load_or_create(&keys)
+    }
+
     /// Pool settings for these arguments.
     pub fn pool_settings(&self) -> PoolSettings {
         PoolSettings {
@@ -151,6 +175,14 @@ impl DatabaseArgs {
             ..PoolSettings::default()
         }
     }
+}
+
+/// The file of a `sqlite:` URL (without its query), if it is one.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.starts_with(':')).then(|| PathBuf::from(path))
 }
 
 /// Settings of `serve`.
@@ -251,6 +283,43 @@ pub struct ServeArgs {
     /// JWT signature algorithms accepted (comma-separated; HMAC and `none` never are).
     #[arg(long, env = "SINGLE_WINDOW_JWT_ALGORITHMS", value_delimiter = ',', default_value = "RS256,ES256,EdDSA", value_parser = parse_algorithm)]
     pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
+
+    /// JWKS file of the citizens' identity provider, whose tokens portals send as
+    /// `x-citizen-token`; needs `--citizen-token-issuer`. Without it, the embedded default's
+    /// demo identity provider (loopback, no principals file) issues the demo citizens' tokens.
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_CITIZEN_JWKS_FILE",
+        value_name = "FILE",
+        requires = "citizen_token_issuer"
+    )]
+    pub citizen_jwks_file: Option<PathBuf>,
+
+    /// The `iss` every citizen token must carry.
+    #[arg(long, env = "SINGLE_WINDOW_CITIZEN_TOKEN_ISSUER")]
+    pub citizen_token_issuer: Option<String>,
+
+    /// The `aud` every citizen token must carry.
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_CITIZEN_TOKEN_AUDIENCE",
+        default_value = "single-window"
+    )]
+    pub citizen_token_audience: String,
+
+    /// The access log's name: the origin line of its signed checkpoints and the signer's name
+    /// (a URL-like name unique to this deployment).
+    #[arg(
+        long,
+        env = "SINGLE_WINDOW_LOG_ORIGIN",
+        default_value = "single-window.localhost/access-log"
+    )]
+    pub log_origin: String,
+
+    /// How often committed access events are added to the log's tree and a checkpoint is
+    /// signed when it grew (and change notices get their positions).
+    #[arg(long, env = "SINGLE_WINDOW_LOG_SEQUENCE_INTERVAL", default_value = "500ms", value_parser = parse_positive_duration)]
+    pub log_sequence_interval: Duration,
 
     #[command(flatten)]
     pub limits: Limits,

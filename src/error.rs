@@ -66,6 +66,9 @@ pub enum AppError {
     /// The resource to create exists already.
     #[error("{name} already exists")]
     AlreadyExists { name: String },
+    /// The `request_id` was used before by the same caller for a different request.
+    #[error("request_id reused for a different request")]
+    RequestIdReused,
     /// The caller presented no usable credential.
     #[error("unauthenticated: {0}")]
     Unauthenticated(&'static str),

@@ -14,6 +14,7 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod proto;
+pub mod records;
 pub mod secrets;
 pub mod shutdown;
 pub mod startup;

@@ -57,8 +57,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::catalog_import(args).await
         }
         Some(Command::Eval(EvalCommand::Routing(args))) => commands::eval_routing(&args),
-        Some(Command::Demo(DemoCommand::Credentials { format })) => {
-            commands::demo_credentials(format)
+        Some(Command::Demo(DemoCommand::Credentials { format, database })) => {
+            commands::demo_credentials(format, &database)
         }
         Some(Command::Principals(PrincipalsCommand::NewKey { name, officer })) => {
             commands::principals_new_key(&name, officer.as_deref())

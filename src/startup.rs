@@ -18,7 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     auth::{
-        Authenticator,
+        self, Authenticator,
         jwt::{JwtSettings, JwtVerifier},
     },
     catalog::{Catalogue, import},
@@ -27,13 +27,19 @@ use crate::{
     grpc::{
         calls::{CallSettings, CallStackLayer, Policies},
         catalog::CatalogApi,
+        citizens::CitizenApi,
         page_token::{PageTokens, TokenKey},
     },
     health::DrainingHealth,
     proto::{
         ERROR_DETAILS_DESCRIPTOR_SET, FILE_DESCRIPTOR_SET, HEALTH_DESCRIPTOR_SET,
-        v1::catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
+        v1::{
+            catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
+            citizen_service_server::{CitizenServiceServer, SERVICE_NAME as CITIZEN_SERVICE},
+        },
     },
+    records::{self, RecordsConfig},
+    secrets::Secrets,
     store::{
         Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, StoreError,
     },
@@ -89,13 +95,19 @@ impl Application {
         set_health(&health, ServingStatus::NotServing).await;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let catalogue = Arc::new(Catalogue::default());
-        let authenticator = authenticator(&args, self.clock.clone())?;
+        let secrets = Arc::new(args.database.secrets()?);
+        let demo = demo_mode(&args);
+        let authenticator = authenticator(&args, self.clock.clone(), &secrets)?;
         let tls = tls_config(&args)?;
+        let records = RecordsConfig {
+            secrets,
+            log_origin: args.log_origin.clone(),
+        };
         let service = services(
             &args,
             &health,
             stop_rx.clone(),
-            catalogue.clone(),
+            (catalogue.clone(), store.clone(), records.clone()),
             authenticator,
         )?;
 
@@ -110,7 +122,7 @@ impl Application {
         let mut ready = tokio::spawn(prepare_and_watch(
             args.clone(),
             store.clone(),
-            catalogue,
+            (catalogue, records, demo),
             health.clone(),
             stop_rx,
         ));
@@ -185,7 +197,7 @@ fn services(
     args: &ServeArgs,
     health: &HealthReporter,
     draining: tokio::sync::watch::Receiver<bool>,
-    catalogue: Arc<Catalogue>,
+    (catalogue, store, records): (Arc<Catalogue>, Store, RecordsConfig),
     authenticator: Authenticator,
 ) -> anyhow::Result<AppService> {
     let limits = &args.limits;
@@ -208,6 +220,14 @@ fn services(
             .register_encoded_file_descriptor_set(ERROR_DETAILS_DESCRIPTOR_SET)
     };
     let tokens = Arc::new(page_tokens(args));
+    let citizens = CitizenServiceServer::new(CitizenApi::new(
+        store,
+        records,
+        tokens.clone(),
+        catalogue.clone(),
+    ))
+    .max_decoding_message_size(decode_limit)
+    .max_encoding_message_size(limits.max_response_size);
     let catalog = CatalogServiceServer::new(CatalogApi::new(catalogue, tokens))
         .max_decoding_message_size(decode_limit)
         .max_encoding_message_size(limits.max_response_size);
@@ -215,6 +235,7 @@ fn services(
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(catalog)
+        .add_service(citizens)
         .prepare();
     let calls = CallStackLayer::new(CallSettings {
         policies,
@@ -228,10 +249,46 @@ fn services(
         .service(routes))
 }
 
+/// Whether the demo principals and citizens of the embedded default are in use: no principals
+/// file, and a loopback address (their credentials are public).
+fn demo_mode(args: &ServeArgs) -> bool {
+    args.principals_file.is_none() && args.listen.ip().is_loopback()
+}
+
 /// API keys: the principals file when one is configured; otherwise the demo principals, but only
 /// on a loopback address (their keys are public); otherwise none. JWTs: from the identity
-/// provider of `--jwks-file`, when given.
-fn authenticator(args: &ServeArgs, clock: SharedClock) -> anyhow::Result<Authenticator> {
+/// provider of `--jwks-file`, when given. Citizen tokens: from the citizens' identity provider of
+/// `--citizen-jwks-file`, or in demo mode from the demo identity provider.
+fn authenticator(
+    args: &ServeArgs,
+    clock: SharedClock,
+    secrets: &Secrets,
+) -> anyhow::Result<Authenticator> {
+    let authenticator = agency_authenticator(args, clock.clone())?;
+    if let Some(path) = &args.citizen_jwks_file {
+        let settings = JwtSettings {
+            issuer: args
+                .citizen_token_issuer
+                .clone()
+                .context("--citizen-jwks-file needs --citizen-token-issuer")?,
+            audience: args.citizen_token_audience.clone(),
+            algorithms: args.jwt_algorithms.clone(),
+        };
+        tracing::info!(issuer = %settings.issuer, "citizen tokens accepted");
+        return Ok(
+            authenticator.with_citizen_tokens(JwtVerifier::from_file(path, settings, clock)?)
+        );
+    }
+    match (&secrets.demo_identity_provider_key, demo_mode(args)) {
+        (Some(key), true) => {
+            tracing::info!("citizen tokens of the demo identity provider accepted (loopback only)");
+            Ok(authenticator.with_citizen_tokens(auth::demo::idp_verifier(key, clock)?))
+        }
+        _ => Ok(authenticator),
+    }
+}
+
+fn agency_authenticator(args: &ServeArgs, clock: SharedClock) -> anyhow::Result<Authenticator> {
     let authenticator = if let Some(path) = &args.principals_file {
         let authenticator = Authenticator::from_file(path)?;
         tracing::info!(keys = authenticator.key_count(), file = %path.display(), "principals loaded");
@@ -333,6 +390,7 @@ fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<rustls::ServerConfi
 async fn set_health(health: &HealthReporter, status: ServingStatus) {
     health.set_service_status("", status).await;
     health.set_service_status(CATALOG_SERVICE, status).await;
+    health.set_service_status(CITIZEN_SERVICE, status).await;
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
@@ -362,11 +420,12 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
 }
 
 /// Gets the store and catalogue ready, marks the service SERVING, then keeps the snapshot fresh
-/// until `stop`. Returns an error only for failures a retry cannot fix.
+/// and the access log sequenced until `stop`. Returns an error only for failures a retry cannot
+/// fix.
 async fn prepare_and_watch(
     args: ServeArgs,
     store: Store,
-    catalogue: Arc<Catalogue>,
+    (catalogue, records, demo): (Arc<Catalogue>, RecordsConfig, bool),
     health: HealthReporter,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -374,14 +433,71 @@ async fn prepare_and_watch(
         prepared = prepare(&store, &catalogue) => prepared?,
         _ = stop.changed() => return Ok(()),
     };
+    if demo {
+        let input = records::demo::Ensure {
+            keys: Arc::new(records.secrets.keyring.clone()),
+            now: store.clock().now(),
+        };
+        let created = store
+            .write(input, |tx, input| {
+                Box::pin(records::demo::ensure(tx, input))
+            })
+            .await?;
+        if created > 0 {
+            tracing::info!(created, "demo citizens created");
+        }
+    }
     set_health(&health, ServingStatus::Serving).await;
     tracing::info!("serving");
-    catalogue
-        .watch(&store, args.catalog_poll_interval, async move {
-            let _ = stop.changed().await;
-        })
-        .await;
+    let mut sequencer_stop = stop.clone();
+    let sequencer = sequence_logs(&store, &records, args.log_sequence_interval, async move {
+        let _ = sequencer_stop.changed().await;
+    });
+    let watch = catalogue.watch(&store, args.catalog_poll_interval, async move {
+        let _ = stop.changed().await;
+    });
+    tokio::join!(sequencer, watch);
     Ok(())
+}
+
+/// Every `interval` until `stop`: adds committed access events to the log's tree (signing a
+/// checkpoint when it grew) and gives committed change notices their positions.
+async fn sequence_logs(
+    store: &Store,
+    records: &RecordsConfig,
+    interval: Duration,
+    stop: impl Future<Output = ()>,
+) {
+    let key = Arc::new(records.secrets.log_signing_key.clone());
+    let run = async {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let input = records::log::Sequence {
+                key: key.clone(),
+                origin: records.log_origin.clone(),
+                now: store.clock().now(),
+            };
+            let sequenced = store
+                .write(input, |tx, input| {
+                    Box::pin(records::log::sequence(tx, input))
+                })
+                .await;
+            let positioned = store
+                .write((), |tx, input| {
+                    Box::pin(records::notices::sequence(tx, input))
+                })
+                .await;
+            if let Err(error) = sequenced.map(drop).and(positioned.map(drop)) {
+                tracing::warn!(error = %error, "sequencing the access log failed; retrying");
+            }
+        }
+    };
+    tokio::select! {
+        () = run => {},
+        () = stop => {},
+    }
 }
 
 async fn prepare(store: &Store, catalogue: &Catalogue) -> anyhow::Result<()> {

@@ -50,6 +50,42 @@ fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
+/// The signed-note verifier key of `name` and `key`: `name+hex(key id)+base64(0x01 ‖ key)`.
+pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
+    let id = key_id(name, key);
+    let mut blob = vec![ED25519];
+    blob.extend_from_slice(key.as_bytes());
+    format!(
+        "{name}+{:02x}{:02x}{:02x}{:02x}+{}",
+        id[0],
+        id[1],
+        id[2],
+        id[3],
+        STANDARD.encode(blob)
+    )
+}
+
+/// The name and key of a signed-note verifier key, checking its key id.
+pub fn parse_verifier_key(text: &str) -> Result<(String, VerifyingKey), CheckpointError> {
+    let bad = CheckpointError::Malformed("a verifier key is name+keyid+base64(0x01 key)");
+    let mut parts = text.trim().rsplitn(3, '+');
+    let (Some(blob), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad);
+    };
+    let blob = STANDARD.decode(blob).map_err(|_| bad.clone())?;
+    if blob.len() != 33 || blob[0] != ED25519 {
+        return Err(bad);
+    }
+    let bytes = <[u8; 32]>::try_from(&blob[1..]).map_err(|_| bad.clone())?;
+    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| bad.clone())?;
+    let expected = key_id(name, &key);
+    let expected: String = expected.iter().map(|b| format!("{b:02x}")).collect();
+    if expected != id {
+        return Err(bad);
+    }
+    Ok((name.to_owned(), key))
+}
+
 impl Checkpoint {
     /// The checkpoint body: `origin\nsize\nbase64(root)\n`.
     pub fn body(&self) -> String {
@@ -128,6 +164,18 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verifier_keys_round_trip_and_a_wrong_id_is_refused() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let text = verifier_key("example.ca/log", &key.verifying_key());
+        let (name, parsed) = parse_verifier_key(&text).expect("parses");
+        assert_eq!(name, "example.ca/log");
+        assert_eq!(parsed, key.verifying_key());
+        let other = text.replacen("example.ca/log", "example.ca/other", 1);
+        assert!(parse_verifier_key(&other).is_err());
+        assert!(parse_verifier_key("nonsense").is_err());
+    }
 
     const NAME: &str = "single-window.test/access-log";
 

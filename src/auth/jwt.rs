@@ -10,7 +10,7 @@ use std::{path::Path, str::FromStr};
 
 use anyhow::{Context as _, bail};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
-use serde::Deserialize;
+use serde::{Deserialize, de::DeserializeOwned};
 
 use crate::{clock::SharedClock, domain::principal::Principal, error::AppError};
 
@@ -93,8 +93,17 @@ impl JwtVerifier {
             .with_context(|| format!("cannot read the JWKS file {}", path.display()))?;
         let set: JwkSet = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a JWKS (RFC 7517) document", path.display()))?;
+        Self::from_jwks(&set, settings, clock).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// A verifier for the keys of `set`.
+    pub fn from_jwks(
+        set: &JwkSet,
+        settings: JwtSettings,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         if set.keys.is_empty() {
-            bail!("the JWKS file {} holds no key", path.display());
+            bail!("the JWKS holds no key");
         }
         let keys = set
             .keys
@@ -103,9 +112,8 @@ impl JwtVerifier {
                 Ok(VerifyingKey {
                     kid: jwk.common.key_id.clone(),
                     algorithm: jwk.common.key_algorithm.map(|a| a.to_string()),
-                    key: DecodingKey::from_jwk(jwk).with_context(|| {
-                        format!("a key of {} cannot verify signatures", path.display())
-                    })?,
+                    key: DecodingKey::from_jwk(jwk)
+                        .context("a key of the JWKS cannot verify signatures")?,
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -116,8 +124,27 @@ impl JwtVerifier {
         })
     }
 
+    /// The issuer tokens must name.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    /// The subject (`sub`) of a citizen token, if it verifies.
+    pub fn verify_subject(&self, token: &str) -> Result<String, AppError> {
+        let claims: SubjectClaims = self.verify_claims(token)?;
+        if claims.sub.is_empty() || claims.sub.len() > 256 {
+            return Err(bad_token());
+        }
+        Ok(claims.sub)
+    }
+
     /// The principal `token` names, if it verifies.
     pub fn verify(&self, token: &str) -> Result<Principal, AppError> {
+        principal(self.verify_claims(token)?)
+    }
+
+    /// The claims of `token` if its signature, algorithm, issuer, audience and times are good.
+    fn verify_claims<C: DeserializeOwned + Timed>(&self, token: &str) -> Result<C, AppError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| bad_token())?;
         if !self.settings.algorithms.contains(&header.alg) {
             return Err(bad_token());
@@ -144,20 +171,47 @@ impl JwtVerifier {
         // Times are checked below against the service's clock.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let claims = jsonwebtoken::decode::<Claims>(token, &verifying.key, &validation)
+        let claims = jsonwebtoken::decode::<C>(token, &verifying.key, &validation)
             .map_err(|error| {
                 tracing::debug!(%error, "JWT refused");
                 bad_token()
             })?
             .claims;
         let now = self.clock.now().unix_millis() / 1000;
-        if claims.exp + LEEWAY_SECONDS <= now {
+        let (exp, nbf) = claims.times();
+        if exp + LEEWAY_SECONDS <= now {
             return Err(AppError::Unauthenticated("the token has expired"));
         }
-        if claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECONDS > now) {
+        if nbf.is_some_and(|nbf| nbf - LEEWAY_SECONDS > now) {
             return Err(AppError::Unauthenticated("the token is not valid yet"));
         }
-        principal(claims)
+        Ok(claims)
+    }
+}
+
+/// Claims with an expiry and an optional not-before.
+trait Timed {
+    fn times(&self) -> (i64, Option<i64>);
+}
+
+impl Timed for Claims {
+    fn times(&self) -> (i64, Option<i64>) {
+        (self.exp, self.nbf)
+    }
+}
+
+/// The claims of a citizen token from the citizen's identity provider.
+#[derive(Debug, Deserialize)]
+struct SubjectClaims {
+    sub: String,
+    exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+}
+
+impl Timed for SubjectClaims {
+    fn times(&self) -> (i64, Option<i64>) {
+        (self.exp, self.nbf)
     }
 }
 

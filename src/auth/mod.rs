@@ -28,12 +28,25 @@ pub fn hash_key(key: &str) -> KeyHash {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// The metadata key of the citizen token a portal sends with every call for its citizen.
+pub const CITIZEN_TOKEN_HEADER: &str = "x-citizen-token";
+
+/// The citizen a portal acts for, as its verified citizen token names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CitizenToken {
+    /// The identity provider (`iss`).
+    pub issuer: String,
+    /// The citizen's id at that provider (`sub`).
+    pub subject: String,
+}
+
 /// Resolves credentials to principals.
 #[derive(Clone, Default)]
 pub struct Authenticator {
     api_keys: HashMap<KeyHash, Principal>,
     certificates: HashMap<[u8; 32], Principal>,
     jwt: Option<Arc<jwt::JwtVerifier>>,
+    citizens: Option<Arc<jwt::JwtVerifier>>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -42,6 +55,7 @@ impl fmt::Debug for Authenticator {
             .field("api_keys", &self.api_keys.len())
             .field("certificates", &self.certificates.len())
             .field("jwt", &self.jwt)
+            .field("citizens", &self.citizens)
             .finish()
     }
 }
@@ -64,7 +78,41 @@ impl Authenticator {
             api_keys: keys.into_iter().collect(),
             certificates: HashMap::new(),
             jwt: None,
+            citizens: None,
         }
+    }
+
+    /// Also accepts citizen tokens that `verifier` verifies (the citizens' identity provider).
+    pub fn with_citizen_tokens(mut self, verifier: jwt::JwtVerifier) -> Self {
+        self.citizens = Some(Arc::new(verifier));
+        self
+    }
+
+    /// The citizen a call of `principal` acts for: only a portal may send `x-citizen-token`, and
+    /// it must verify. `None` when none was sent.
+    pub fn citizen_token(
+        &self,
+        headers: &HeaderMap,
+        principal: &Principal,
+    ) -> Result<Option<CitizenToken>, AppError> {
+        let Some(value) = headers.get(CITIZEN_TOKEN_HEADER) else {
+            return Ok(None);
+        };
+        if principal.kind() != crate::domain::principal::PrincipalKind::Portal {
+            return Err(AppError::Unauthenticated(
+                "x-citizen-token is accepted only with a portal's credential",
+            ));
+        }
+        let bad = AppError::Unauthenticated("the citizen token is not valid for this service");
+        let token = value.to_str().map_err(|_| bad)?.trim();
+        let verifier = self.citizens.as_ref().ok_or(AppError::Unauthenticated(
+            "this service accepts no citizen tokens (no citizen identity provider is configured)",
+        ))?;
+        let subject = verifier.verify_subject(token)?;
+        Ok(Some(CitizenToken {
+            issuer: verifier.issuer().to_owned(),
+            subject,
+        }))
     }
 
     /// Also accepts JWTs that `verifier` verifies.

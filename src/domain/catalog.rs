@@ -49,6 +49,30 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 7] = [
+        Channel::Online,
+        Channel::Telephone,
+        Channel::InPerson,
+        Channel::Mail,
+        Channel::Email,
+        Channel::Fax,
+        Channel::Other,
+    ];
+
+    /// The source code of the channel (what rows hold).
+    pub fn code(self) -> &'static str {
+        match self {
+            Channel::Online => "ONL",
+            Channel::Telephone => "TEL",
+            Channel::InPerson => "PERSON",
+            Channel::Mail => "POST",
+            Channel::Email => "EML",
+            Channel::Fax => "FAX",
+            Channel::Other => "OTH",
+        }
+    }
+
     /// Parses a source code (`ONL`, `TEL`, `PERSON`, `POST`, `EML`, `FAX`, `OTH`).
     pub fn from_code(code: &str) -> Option<Self> {
         Some(match code {

@@ -31,7 +31,56 @@ pub enum Category {
     Identifiers,
 }
 
+impl Purpose {
+    /// Every purpose.
+    pub const ALL: [Purpose; 7] = [
+        Purpose::ServiceDelivery,
+        Purpose::EligibilityAssessment,
+        Purpose::Referral,
+        Purpose::Prefill,
+        Purpose::RecordMaintenance,
+        Purpose::NotifyOfChanges,
+        Purpose::DeidentifiedStatistics,
+    ];
+
+    /// The stable text code (rows and log leaves hold it).
+    pub fn code(self) -> &'static str {
+        match self {
+            Purpose::ServiceDelivery => "service-delivery",
+            Purpose::EligibilityAssessment => "eligibility-assessment",
+            Purpose::Referral => "referral",
+            Purpose::Prefill => "prefill",
+            Purpose::RecordMaintenance => "record-maintenance",
+            Purpose::NotifyOfChanges => "notify-of-changes",
+            Purpose::DeidentifiedStatistics => "deidentified-statistics",
+        }
+    }
+
+    /// The purpose with text code `code`.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.code() == code)
+    }
+}
+
 impl Category {
+    /// The stable text code (rows and log leaves hold it).
+    pub fn code(self) -> &'static str {
+        match self {
+            Category::Identity => "identity",
+            Category::Contact => "contact",
+            Category::Address => "address",
+            Category::Preferences => "preferences",
+            Category::Accessibility => "accessibility",
+            Category::Circumstances => "circumstances",
+            Category::Identifiers => "identifiers",
+        }
+    }
+
+    /// The category with text code `code`.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+
     /// Every category.
     pub const ALL: [Category; 7] = [
         Category::Identity,
@@ -80,6 +129,24 @@ impl Categories {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// Every category.
+    pub fn all() -> Categories {
+        Category::ALL.into_iter().collect()
+    }
+
+    /// Space-separated codes, in order (`identity contact`).
+    pub fn codes(self) -> String {
+        self.iter()
+            .map(Category::code)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The set of space-separated `codes`; `None` if one is unknown.
+    pub fn from_codes(codes: &str) -> Option<Categories> {
+        codes.split_whitespace().map(Category::from_code).collect()
+    }
 }
 
 impl FromIterator<Category> for Categories {
@@ -110,11 +177,15 @@ impl Grant {
     }
 }
 
-/// The categories that `grants` let `agency` see for `purpose` at `at`.
+/// The categories that `grants` let `agency` see for `purpose` at `at`. A revoked grant counts for
+/// nothing, whatever the time its revocation records: a revocation takes effect for every call
+/// that starts after it, even on a replica whose clock is behind.
 pub fn covered(grants: &[Grant], agency: &str, purpose: Purpose, at: Timestamp) -> Categories {
     grants
         .iter()
-        .filter(|g| g.grantee == agency && g.purpose == purpose && g.is_live(at))
+        .filter(|g| {
+            g.grantee == agency && g.purpose == purpose && g.revoked_at.is_none() && g.is_live(at)
+        })
         .fold(Categories::NONE, |all, g| all.union(g.categories))
 }
 
@@ -167,6 +238,18 @@ mod tests {
         assert!(covered(&grants, "cra-arc", Purpose::Prefill, ms(5)).is_empty());
         assert!(covered(&grants, "cic", Purpose::EligibilityAssessment, ms(5)).is_empty());
         assert!(seen.covers([Category::Address].into_iter().collect()));
+        let mut revoked_later = grant(0, None, Some(1_000_000));
+        revoked_later.categories = [Category::Identifiers].into_iter().collect();
+        assert!(
+            covered(
+                &[revoked_later],
+                "cra-arc",
+                Purpose::EligibilityAssessment,
+                ms(5)
+            )
+            .is_empty(),
+            "a revocation stamped by a clock ahead of ours is in force at once"
+        );
         assert!(!later.covers([Category::Address].into_iter().collect()));
     }
 

@@ -1,7 +1,9 @@
 //! Pure types and rules of the product: no storage, no transport.
 
+pub mod access;
 pub mod catalog;
 pub mod citizen;
+pub mod codes;
 pub mod consent;
 pub mod names;
 pub mod principal;

@@ -4,10 +4,11 @@
 
 pub mod calls;
 pub mod catalog;
+pub mod citizens;
 pub mod codec;
-mod convert;
+pub(crate) mod convert;
 pub mod page_token;
-mod request;
+pub(crate) mod request;
 pub mod status;
 
 pub use request::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};

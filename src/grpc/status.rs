@@ -112,6 +112,13 @@ impl From<AppError> for Status {
                 one("resource_name", name),
                 |_| {},
             ),
+            AppError::RequestIdReused => status_with(
+                Code::AlreadyExists,
+                "request_id was already used for a different request; use a new request_id",
+                ErrorReason::AlreadyExists,
+                one("field", "request_id"),
+                |_| {},
+            ),
             AppError::Unauthenticated(why) => status(
                 Code::Unauthenticated,
                 why,
@@ -287,6 +294,11 @@ mod tests {
             ),
             (
                 AppError::AlreadyExists { name: "a/b".into() },
+                Code::AlreadyExists,
+                "ALREADY_EXISTS",
+            ),
+            (
+                AppError::RequestIdReused,
                 Code::AlreadyExists,
                 "ALREADY_EXISTS",
             ),

@@ -5,9 +5,13 @@
 //!   "current_sealing_key": "2026-12",
 //!   "sealing_keys": [ { "id": "2026-06", "key": "<base64 of 32 bytes>" },
 //!                     { "id": "2026-12", "key": "<base64 of 32 bytes>" } ],
-//!   "blind_index_key": "<base64 of 32 bytes>"
+//!   "blind_index_key": "<base64 of 32 bytes>",
+//!   "log_signing_key": "<base64 of a 32-byte Ed25519 seed>",
+//!   "demo_identity_provider_key": "<base64 of a 32-byte Ed25519 seed>"
 //! }
 //! ```
+//! `log_signing_key` signs the access log's checkpoints. `demo_identity_provider_key` (optional)
+//! signs the demo citizens' tokens of the embedded default.
 
 use std::{io::Write as _, path::Path};
 
@@ -15,7 +19,7 @@ use anyhow::{Context as _, bail};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Serialize};
 
-use super::{Keyring, SecretKey};
+use super::{Keyring, SecretKey, Secrets};
 
 /// The file's contents (holds secrets: written only with owner-only permissions).
 #[derive(Clone, Serialize, Deserialize)]
@@ -24,6 +28,9 @@ pub struct KeyFile {
     pub current_sealing_key: String,
     pub sealing_keys: Vec<KeyEntry>,
     pub blind_index_key: String,
+    pub log_signing_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demo_identity_provider_key: Option<String>,
 }
 
 /// One sealing key.
@@ -51,7 +58,27 @@ impl KeyFile {
                 key: STANDARD.encode(SecretKey::random().bytes()),
             }],
             blind_index_key: STANDARD.encode(SecretKey::random().bytes()),
+            log_signing_key: STANDARD.encode(SecretKey::random().bytes()),
+            demo_identity_provider_key: Some(STANDARD.encode(SecretKey::random().bytes())),
         }
+    }
+
+    /// Every secret of the file.
+    pub fn secrets(&self) -> anyhow::Result<Secrets> {
+        let seed = |what: &str, text: &str| -> anyhow::Result<ed25519_dalek::SigningKey> {
+            Ok(ed25519_dalek::SigningKey::from_bytes(
+                decode(what, text)?.bytes(),
+            ))
+        };
+        Ok(Secrets {
+            keyring: self.keyring()?,
+            log_signing_key: seed("log_signing_key", &self.log_signing_key)?,
+            demo_identity_provider_key: self
+                .demo_identity_provider_key
+                .as_deref()
+                .map(|k| seed("demo_identity_provider_key", k))
+                .transpose()?,
+        })
     }
 
     /// The keyring these keys make.
@@ -74,18 +101,18 @@ impl KeyFile {
     }
 }
 
-impl Keyring {
-    /// The keyring of the key file at `path`.
+impl Secrets {
+    /// The secrets of the key file at `path`.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the key file {}", path.display()))?;
         let file: KeyFile = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid key file", path.display()))?;
-        file.keyring()
+        file.secrets()
             .with_context(|| format!("in the key file {}", path.display()))
     }
 
-    /// The keyring of `path`, creating it with new random keys (owner-only permissions) when it
+    /// The secrets of `path`, creating it with new random keys (owner-only permissions) when it
     /// does not exist: what the embedded default does beside its database.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         if path.exists() {
@@ -105,7 +132,7 @@ impl Keyring {
         out.sync_all()?;
         std::fs::rename(&partial, path)
             .with_context(|| format!("cannot create the key file {}", path.display()))?;
-        file.keyring()
+        file.secrets()
     }
 }
 
@@ -117,9 +144,9 @@ mod tests {
     fn a_created_key_file_is_owner_only_and_loads_to_the_same_keys() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("keys.json");
-        let created = Keyring::load_or_create(&path).expect("created");
+        let created = Secrets::load_or_create(&path).expect("created").keyring;
         let sealed = created.seal(b"secret", b"row");
-        let loaded = Keyring::load_or_create(&path).expect("loaded");
+        let loaded = Secrets::load_or_create(&path).expect("loaded").keyring;
         assert_eq!(loaded.open(&sealed, b"row").expect("same keys"), b"secret");
         assert_eq!(
             created.blind_index("d", b"v"),
@@ -141,16 +168,16 @@ mod tests {
         let good = STANDARD.encode([7u8; 32]);
         for bad in [
             format!(
-                r#"{{"current_sealing_key": "a", "sealing_keys": [], "blind_index_key": "{good}"}}"#
+                r#"{{"current_sealing_key": "a", "sealing_keys": [], "blind_index_key": "{good}", "log_signing_key": "{good}"}}"#
             ),
             format!(
-                r#"{{"current_sealing_key": "a", "sealing_keys": [{{"id": "a", "key": "short"}}], "blind_index_key": "{good}"}}"#
+                r#"{{"current_sealing_key": "a", "sealing_keys": [{{"id": "a", "key": "short"}}], "blind_index_key": "{good}", "log_signing_key": "{good}"}}"#
             ),
             format!(
-                r#"{{"current_sealing_key": "a", "sealing_keys": [{{"id": "a", "key": "{good}"}}, {{"id": "a", "key": "{good}"}}], "blind_index_key": "{good}"}}"#
+                r#"{{"current_sealing_key": "a", "sealing_keys": [{{"id": "a", "key": "{good}"}}, {{"id": "a", "key": "{good}"}}], "blind_index_key": "{good}", "log_signing_key": "{good}"}}"#
             ),
             format!(
-                r#"{{"current_sealing_key": "a", "sealing_keys": [{{"id": "a", "key": "{good}"}}], "blind_index_key": "AAAA"}}"#
+                r#"{{"current_sealing_key": "a", "sealing_keys": [{{"id": "a", "key": "{good}"}}], "blind_index_key": "AAAA", "log_signing_key": "{good}"}}"#
             ),
         ] {
             let file: KeyFile = serde_json::from_str(&bad).expect("json");

@@ -9,8 +9,8 @@
 //!   find each other and nothing else can be learned from the index. A new index key means
 //!   re-indexing every value (a command of the records capability).
 //!
-//! Keys come from a key file ([`Keyring::load`]) or, for the embedded default, are generated
-//! once and kept beside the database ([`Keyring::load_or_create`]). Keys never reach `Debug`.
+//! Keys come from a key file ([`Secrets::load`]) or, for the embedded default, are generated
+//! once and kept beside the database ([`Secrets::load_or_create`]). Keys never reach `Debug`.
 
 mod keyfile;
 
@@ -24,6 +24,23 @@ use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 
 pub use keyfile::KeyFile;
+
+/// Every secret the service holds: the keyring, the key that signs the access log's checkpoints,
+/// and the demo identity provider's key (embedded default only). Never printed.
+#[derive(Clone)]
+pub struct Secrets {
+    pub keyring: Keyring,
+    pub log_signing_key: ed25519_dalek::SigningKey,
+    pub demo_identity_provider_key: Option<ed25519_dalek::SigningKey>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("keyring", &self.keyring)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Key length of both the AEAD and the blind index.
 pub const KEY_BYTES: usize = 32;

@@ -28,10 +28,14 @@
 //! import, and `load_catalog` fails with `Corrupt` (never a panic) until then. Every other
 //! aggregate stores explicit columns with their own row types, changed only by migrations.
 
+pub mod access_sql;
 mod catalog_sql;
+pub mod citizen_sql;
 pub mod conformance;
+pub mod consent_sql;
 mod error;
 pub mod idempotency_sql;
+pub mod notice_sql;
 mod postgres;
 mod schema;
 mod sqlite;

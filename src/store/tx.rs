@@ -52,6 +52,10 @@ pub enum Mode {
 pub enum Lock {
     /// Serialises catalogue imports across processes and replicas.
     CatalogImport,
+    /// Serialises the access log's sequencer (one tree, positions without gaps).
+    AccessLogSequencer,
+    /// Serialises the change notices' sequencer.
+    ChangeNoticeSequencer,
 }
 
 impl Lock {
@@ -59,6 +63,8 @@ impl Lock {
     fn key(self) -> i64 {
         match self {
             Lock::CatalogImport => 0x5357_4341_5441_4c47, // "SWCATALG"
+            Lock::AccessLogSequencer => 0x5357_4143_4c4f_4753, // "SWACLOGS"
+            Lock::ChangeNoticeSequencer => 0x5357_4e4f_5449_4345, // "SWNOTICE"
         }
     }
 }

@@ -20,6 +20,7 @@ use single_window::{
     proto::v1::{
         GetServiceRequest, ListServiceStandardsRequest, ListServicesRequest, Service,
         ServiceStandard, catalog_service_client::CatalogServiceClient,
+        citizen_service_client::CitizenServiceClient,
     },
     startup::{Application, Stopped},
     store::{CatalogStore as _, ImportMode, PoolSettings, SchemaStore as _, Store},
@@ -84,8 +85,20 @@ fn init_logging() {
 #[derive(Debug)]
 pub struct TestDb {
     pub url: String,
+    /// A key file made for this database (servers of the tests use it).
+    pub keys_file: PathBuf,
+    _keys_dir: tempfile::TempDir,
     _dir: Option<tempfile::TempDir>,
     pg_database: Option<String>,
+}
+
+/// A directory holding a new key file.
+fn new_keys() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("keys.json");
+    let file = single_window::secrets::KeyFile::generate("test-1");
+    std::fs::write(&path, serde_json::to_vec(&file).expect("json")).expect("write the key file");
+    (dir, path)
 }
 
 impl TestDb {
@@ -95,8 +108,11 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let (keys_dir, keys_file) = new_keys();
                 Self {
                     url,
+                    keys_file,
+                    _keys_dir: keys_dir,
                     _dir: Some(dir),
                     pg_database: None,
                 }
@@ -119,8 +135,11 @@ impl TestDb {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let path = dir.path().join("test.db");
                 std::fs::copy(sqlite_template().await, &path).expect("copy the SQLite template");
+                let (keys_dir, keys_file) = new_keys();
                 Self {
                     url: format!("sqlite://{}", path.display()),
+                    keys_file,
+                    _keys_dir: keys_dir,
                     _dir: Some(dir),
                     pg_database: None,
                 }
@@ -147,8 +166,11 @@ impl TestDb {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         admin.close().await.ok();
+        let (keys_dir, keys_file) = new_keys();
         Self {
             url: pg_url_for(&server, &name),
+            keys_file,
+            _keys_dir: keys_dir,
             _dir: None,
             pg_database: Some(name),
         }
@@ -350,6 +372,7 @@ pub async fn all_standards(client: &CatalogServiceClient<Channel>) -> Vec<Servic
 pub struct TestApp {
     pub addr: SocketAddr,
     pub catalog: CatalogServiceClient<Channel>,
+    pub citizens: CitizenServiceClient<Channel>,
     pub health: HealthClient<Channel>,
     pub db: TestDb,
     shutdown: Option<oneshot::Sender<()>>,
@@ -398,7 +421,10 @@ impl TestApp {
     /// A server over `db`, started with `args` (defaults from [`serve_args`]); not waited on.
     pub async fn start(db: TestDb, args: Option<ServeArgs>) -> Self {
         init_logging();
-        let args = args.unwrap_or_else(|| serve_args(&db.url));
+        let mut args = args.unwrap_or_else(|| serve_args(&db.url));
+        args.database
+            .keys_file
+            .get_or_insert_with(|| db.keys_file.clone());
         let application = Application::build(args).await.expect("bind");
         let addr = application.local_addr();
         let (tx, rx) = oneshot::channel();
@@ -411,6 +437,7 @@ impl TestApp {
         Self {
             addr,
             catalog: CatalogServiceClient::new(channel.clone()),
+            citizens: CitizenServiceClient::new(channel.clone()),
             health: HealthClient::new(channel),
             db,
             shutdown: Some(tx),

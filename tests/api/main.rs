@@ -3,6 +3,8 @@
 mod auth;
 mod bad_input;
 mod catalog;
+mod citizen_matrix;
+mod citizens;
 mod helpers;
 mod lifecycle;
 mod limits;

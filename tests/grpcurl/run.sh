@@ -93,7 +93,7 @@ out=$(grpcurl -plaintext -format-error -d '{"name":"services/nope"}' "$ADDR" sin
 check "an unknown service is NOT_FOUND" '.code == 5 and (.details | map(select(.reason == "RESOURCE_NOT_FOUND")) | length == 1)' "$out"
 
 # The README's demo credential: an agency key works, a wrong key is UNAUTHENTICATED.
-token=$("$BIN" demo credentials --format json | jq -r '.[] | select(.principal == "agencies/esdc-edsc/teams/ei-benefits") | .token')
+token=$("$BIN" demo credentials --format json --database-url "sqlite://$tmp/single-window.db" | jq -r '.[] | select(.principal == "agencies/esdc-edsc/teams/ei-benefits") | .token')
 out=$(grpcurl -plaintext -H "authorization: Bearer $token" -d '{"name":"services/1003"}' "$ADDR" singlewindow.v1.CatalogService/GetService)
 check "a demo agency credential is accepted" '.name == "services/1003"' "$out"
 out=$(grpcurl -plaintext -format-error -rpc-header 'authorization: Bearer wrong' -d '{"name":"services/1003"}' "$ADDR" singlewindow.v1.CatalogService/GetService 2>&1 || true)

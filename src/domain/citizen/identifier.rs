@@ -18,6 +18,29 @@ pub enum IdentifierScheme {
 }
 
 /// An identifier of a citizen under one scheme.
+impl IdentifierScheme {
+    /// The stable text code: `sin`, `passport`, `health-card:ON`.
+    pub fn code(self) -> String {
+        match self {
+            IdentifierScheme::Sin => "sin".to_owned(),
+            IdentifierScheme::Passport => "passport".to_owned(),
+            IdentifierScheme::HealthCard(province) => format!("health-card:{}", province.code()),
+        }
+    }
+
+    /// The scheme with text code `code`.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "sin" => Some(IdentifierScheme::Sin),
+            "passport" => Some(IdentifierScheme::Passport),
+            _ => code
+                .strip_prefix("health-card:")
+                .and_then(|p| Province::parse(p).ok())
+                .map(IdentifierScheme::HealthCard),
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Identifier {
     scheme: IdentifierScheme,

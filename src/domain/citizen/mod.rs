@@ -4,6 +4,8 @@
 pub mod address;
 pub mod identifier;
 pub mod matching;
+pub mod record;
+pub mod values;
 
 pub use address::{PostalCode, Province};
 pub use identifier::{Identifier, IdentifierScheme};

@@ -294,6 +294,12 @@ where
             &parts.headers,
             certificate.as_ref(),
         )?;
+        let citizen = shared
+            .authenticator
+            .citizen_token(&parts.headers, &principal)?;
+        if let Some(citizen) = citizen {
+            parts.extensions.insert(citizen);
+        }
         parts.extensions.insert(principal);
         let mut held = Reservation::new(budgets.clone());
         if policy.shape != Shape::ClientStreaming {

@@ -28,6 +28,12 @@ impl Callers {
     }
 }
 
+const AGENCIES: Callers = Callers::only(&[PrincipalKind::Agency]);
+const AGENCIES_AND_PORTALS: Callers =
+    Callers::only(&[PrincipalKind::Agency, PrincipalKind::Portal]);
+const PORTALS_AND_AUDITORS: Callers =
+    Callers::only(&[PrincipalKind::Portal, PrincipalKind::Auditor]);
+
 /// Every method the server serves and who may call it. Later services add their methods here
 /// with the principals allowed.
 pub const ACCESS: &[(&str, Callers)] = &[
@@ -63,6 +69,39 @@ pub const ACCESS: &[(&str, Callers)] = &[
     (
         "/singlewindow.v1.CatalogService/ListLifeEvents",
         Callers::ANYONE,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/CreateCitizen",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/GetCitizen",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/UpdateCitizen",
+        AGENCIES_AND_PORTALS,
+    ),
+    ("/singlewindow.v1.CitizenService/FindCitizen", AGENCIES),
+    (
+        "/singlewindow.v1.CitizenService/GrantConsent",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/RevokeConsent",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/ListConsents",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/ListAccessEvents",
+        PORTALS_AND_AUDITORS,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/ListChangeNotices",
+        AGENCIES,
     ),
     ("/grpc.health.v1.Health/Check", Callers::ANYONE),
     ("/grpc.health.v1.Health/Watch", Callers::ANYONE),

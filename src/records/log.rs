@@ -1,0 +1,172 @@
+//! The access log as a transparency log: the sequencer gives committed events their leaves in the
+//! Merkle tree (RFC 9162) and signs a checkpoint of each new tree size (C2SP signed note); reads
+//! return a citizen's events with inclusion proofs and consistency proofs between checkpoints.
+
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+
+use super::{Access, Acting, Caller, acting, citizens::Answer, record};
+use crate::{
+    audit::{
+        checkpoint::Checkpoint,
+        merkle::{self, Hash},
+    },
+    domain::{
+        access::{AccessEvent, Action, Outcome},
+        consent::Categories,
+        time::Timestamp,
+    },
+    error::AppError,
+    store::{
+        StoreResult, Tx,
+        access_sql::{self, StoredCheckpoint},
+        citizen_sql,
+    },
+};
+
+/// Most events one sequencer run adds to the tree.
+pub const SEQUENCE_BATCH: i64 = 10_000;
+
+/// The leaf hash of an event.
+pub fn leaf_hash(event: &AccessEvent) -> Hash {
+    merkle::leaf_hash(event.leaf().as_bytes())
+}
+
+/// Input of [`sequence`].
+pub struct Sequence {
+    pub key: Arc<SigningKey>,
+    pub origin: String,
+    pub now: Timestamp,
+}
+
+/// Adds committed events to the tree and, when it grew (or has no checkpoint yet), signs and
+/// stores a checkpoint of it. Returns the tree size.
+pub async fn sequence(tx: &mut Tx, input: &Sequence) -> StoreResult<i64> {
+    let size = access_sql::sequence_events(tx, SEQUENCE_BATCH, leaf_hash).await?;
+    let latest = access_sql::latest_checkpoint(tx).await?;
+    if size == 0 || latest.as_ref().is_some_and(|c| c.tree_size == size) {
+        return Ok(size);
+    }
+    let leaves = access_sql::leaves(tx).await?;
+    let root = merkle::root(&leaves);
+    let checkpoint = Checkpoint {
+        origin: input.origin.clone(),
+        size: size as u64,
+        root,
+    };
+    let stored = StoredCheckpoint {
+        tree_size: size,
+        root_hash: root,
+        note: checkpoint.sign(&input.origin, &input.key),
+    };
+    access_sql::insert_checkpoint(tx, &stored, input.now).await?;
+    Ok(size)
+}
+
+/// Input of [`note_listing`].
+pub struct NoteListing {
+    pub caller: Caller,
+    pub citizen_id: String,
+    pub now: Timestamp,
+}
+
+/// Records that the caller lists a citizen's access events (before they are read, so the listing
+/// is itself in the log it returns). Allowed for the citizen's portal and auditors.
+pub async fn note_listing(tx: &mut Tx, input: &NoteListing) -> Answer<()> {
+    let who = match acting(tx, &input.caller).await? {
+        Ok(who) => who,
+        Err(error) => return Ok(Err(error)),
+    };
+    let id = input.citizen_id.as_str();
+    let exists = citizen_sql::exists(tx, id).await?;
+    let allowed = match &who {
+        Acting::Citizen(Some(own)) => own == id && exists,
+        Acting::Auditor => exists,
+        Acting::Citizen(None) | Acting::Agency(_) => false,
+    };
+    let access = Access {
+        caller: &input.caller,
+        citizen_id: id,
+        action: Action::ListAccessEvents,
+        purpose: None,
+        categories: Categories::NONE,
+        outcome: if allowed {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        },
+        at: input.now,
+    };
+    record(tx, access, exists).await?;
+    if allowed {
+        Ok(Ok(()))
+    } else if matches!(who, Acting::Auditor) {
+        Ok(Err(AppError::NotFound {
+            name: format!("citizens/{id}"),
+        }))
+    } else {
+        Ok(Err(AppError::PermissionDenied))
+    }
+}
+
+/// A page of a citizen's events with what proves them.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    /// The events after the asked number, plus one more when there are more.
+    pub events: Vec<(AccessEvent, Vec<Hash>)>,
+    pub checkpoint: Option<StoredCheckpoint>,
+    pub consistency: Vec<Hash>,
+}
+
+/// Input of [`read_events`].
+pub struct ReadEvents {
+    pub citizen_id: String,
+    pub after_number: i64,
+    pub limit: i64,
+    pub known_tree_size: i64,
+}
+
+/// A citizen's events after a number, each with its inclusion proof in the tree of the latest
+/// checkpoint, and the consistency proof from `known_tree_size` to it.
+pub async fn read_events(tx: &mut Tx, input: &ReadEvents) -> Answer<EventPage> {
+    let checkpoint = access_sql::latest_checkpoint(tx).await?;
+    let size = checkpoint.as_ref().map_or(0, |c| c.tree_size);
+    if input.known_tree_size > size {
+        return Ok(Err(AppError::InvalidArgument(vec![
+            crate::error::FieldViolation::new(
+                "known_tree_size",
+                format!("is larger than the latest checkpoint's tree ({size})"),
+            ),
+        ])));
+    }
+    let events =
+        access_sql::list(tx, &input.citizen_id, input.after_number, input.limit + 1).await?;
+    let leaves = if checkpoint.is_some() {
+        let mut leaves = access_sql::leaves(tx).await?;
+        leaves.truncate(size as usize);
+        leaves
+    } else {
+        Vec::new()
+    };
+    let events = events
+        .into_iter()
+        .map(|event| {
+            let proof = match event.leaf_index {
+                Some(i) if i < size => merkle::inclusion_proof(i as usize, &leaves),
+                _ => Vec::new(),
+            };
+            (event, proof)
+        })
+        .collect();
+    let consistency = if input.known_tree_size > 0 && input.known_tree_size < size {
+        merkle::consistency_proof(input.known_tree_size as usize, &leaves)
+    } else {
+        Vec::new()
+    };
+    Ok(Ok(EventPage {
+        events,
+        checkpoint,
+        consistency,
+    }))
+}

@@ -1,0 +1,152 @@
+//! The shared citizen record, consent and the access log as units of work: who is acting, what
+//! their consent lets them see, and the access event every call on a citizen appends in the same
+//! transaction as the access (so that nothing is released when the event cannot be written).
+//!
+//! Denials never say whether the citizen exists: a denied access to an existing citizen is an
+//! event in that citizen's log; one that concerns no existing citizen goes to the service's own
+//! audit trail; the caller gets the same PERMISSION_DENIED either way.
+
+pub mod citizens;
+pub mod consents;
+pub mod demo;
+pub mod log;
+pub mod notices;
+
+use std::sync::Arc;
+
+use crate::{
+    auth::CitizenToken,
+    clock::SharedClock,
+    domain::{
+        access::{AccessEvent, Action, Actor, Outcome},
+        consent::{Categories, Purpose},
+        principal::Principal,
+        time::Timestamp,
+    },
+    error::AppError,
+    secrets::Secrets,
+    store::{StoreResult, Tx, access_sql, citizen_sql},
+};
+
+/// What the citizen capability needs: the secrets (sealing, blind index, log signing) and the
+/// name of the access log's checkpoints.
+#[derive(Debug, Clone)]
+pub struct RecordsConfig {
+    pub secrets: Arc<Secrets>,
+    /// The origin line of checkpoints (`single-window.example.ca/access-log`).
+    pub log_origin: String,
+}
+
+/// Who is calling, as the units of work see it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// For a portal: the citizen token it sent (verified).
+    pub citizen: Option<CitizenToken>,
+    /// The call's `x-request-id`.
+    pub request_id: String,
+}
+
+impl Caller {
+    /// The log's view of the caller.
+    pub fn actor(&self) -> Actor {
+        let officer = match &self.principal {
+            Principal::Agency {
+                officer: Some(officer),
+                ..
+            } => officer.clone(),
+            _ => String::new(),
+        };
+        Actor {
+            principal: self.principal.name(),
+            officer,
+            representative: String::new(),
+        }
+    }
+}
+
+/// The caller resolved against the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acting {
+    /// An agency (its id).
+    Agency(String),
+    /// A portal for the citizen its token is linked to (`None`: not linked to any record).
+    Citizen(Option<String>),
+    /// An auditor.
+    Auditor,
+}
+
+/// Resolves `caller`: a portal's citizen token to the citizen it is linked to.
+pub async fn acting(tx: &mut Tx, caller: &Caller) -> StoreResult<Result<Acting, AppError>> {
+    Ok(Ok(match &caller.principal {
+        Principal::Agency { agency, .. } => Acting::Agency(agency.clone()),
+        Principal::Portal { .. } => {
+            let Some(token) = &caller.citizen else {
+                return Ok(Err(AppError::Unauthenticated(
+                    "a portal must send the citizen's token as x-citizen-token",
+                )));
+            };
+            Acting::Citizen(citizen_sql::linked(tx, &token.issuer, &token.subject).await?)
+        }
+        Principal::Auditor { .. } => Acting::Auditor,
+        Principal::Public | Principal::Administrator { .. } => {
+            return Ok(Err(AppError::PermissionDenied));
+        }
+    }))
+}
+
+/// What one access to a citizen was.
+#[derive(Debug, Clone)]
+pub struct Access<'a> {
+    pub caller: &'a Caller,
+    pub citizen_id: &'a str,
+    pub action: Action,
+    pub purpose: Option<Purpose>,
+    pub categories: Categories,
+    pub outcome: Outcome,
+    pub at: Timestamp,
+}
+
+/// Records `access`: an event in the citizen's log when the citizen exists, otherwise a line of
+/// the service's audit trail.
+pub async fn record(tx: &mut Tx, access: Access<'_>, exists: bool) -> StoreResult<()> {
+    let actor = access.caller.actor();
+    if exists {
+        let event = AccessEvent {
+            citizen_id: access.citizen_id.to_owned(),
+            number: 0,
+            leaf_index: None,
+            actor,
+            action: access.action,
+            purpose: access.purpose,
+            categories: access.categories,
+            outcome: access.outcome,
+            at: access.at,
+            request_id: access.caller.request_id.clone(),
+        };
+        access_sql::append(tx, &event).await.map(drop)
+    } else {
+        access_sql::audit_trail(
+            tx,
+            &new_id(),
+            &actor,
+            access.action,
+            &format!("citizens/{}", access.citizen_id),
+            access.at,
+            &access.caller.request_id,
+        )
+        .await
+    }
+}
+
+/// A new random id: 24 lower-case hex digits.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Now, by the store's clock.
+pub fn now(clock: &SharedClock) -> Timestamp {
+    clock.now()
+}
