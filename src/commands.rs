@@ -6,10 +6,18 @@ use std::{borrow::Cow, time::Instant};
 use anyhow::{Context as _, bail};
 
 use crate::{
+    audit::export::{self, Export},
     auth,
     catalog::{Snapshot, eval, import},
-    config::{CatalogFiles, DatabaseArgs, EvalRoutingArgs, ImportArgs, OutputFormat},
-    store::{Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store},
+    config::{
+        AuditCommand, CatalogFiles, DatabaseArgs, EvalRoutingArgs, ImportArgs, KeysCommand,
+        OutputFormat,
+    },
+    records::{self, RecordsConfig},
+    secrets::KeyFile,
+    store::{
+        Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, citizen_sql,
+    },
 };
 
 /// `migrate`: applies the migrations the database lacks.
@@ -204,4 +212,156 @@ pub fn principals_new_key(name: &str, officer: Option<&str>) -> anyhow::Result<(
         "Add `entry` to the principals file's `principals`; give `token` to its holder. It is not stored anywhere."
     );
     Ok(())
+}
+
+/// A store for a command that works on records: connected, with a current schema.
+async fn records_store(database: &DatabaseArgs) -> anyhow::Result<Store> {
+    let store = Store::connect(&database.database_url, &database.pool_settings()).await?;
+    match store.schema_status().await? {
+        SchemaStatus::Current => Ok(store),
+        status => bail!("{status}"),
+    }
+}
+
+/// `audit export`, `audit verify`, `audit public-key`.
+pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Export {
+            citizen,
+            out,
+            log_origin,
+            database,
+        } => {
+            let citizen = citizen
+                .map(|name| crate::domain::names::parse(&name, "citizens"))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--citizen {e}"))?;
+            let config = RecordsConfig {
+                secrets: std::sync::Arc::new(database.secrets()?),
+                log_origin,
+            };
+            let store = records_store(&database).await?;
+            let export = records::log::export(&store, &config, citizen).await;
+            store.close().await;
+            let json = serde_json::to_string_pretty(&export?)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, json)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => println!("{json}"),
+            }
+            Ok(())
+        }
+        AuditCommand::Verify {
+            file,
+            verifier_key,
+            kept_checkpoint,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let export: Export = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not an access log export", file.display()))?;
+            let kept = kept_checkpoint
+                .map(|path| {
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))
+                })
+                .transpose()?;
+            if verifier_key.is_none() {
+                eprintln!(
+                    "note: no --verifier-key given; checking against the key in the file, which proves the file consistent with itself only"
+                );
+            }
+            let key = verifier_key.unwrap_or_else(|| export.verifier_key.clone());
+            let verified = export::verify(&export, &key, kept.as_deref())
+                .map_err(|problem| anyhow::anyhow!("verification FAILED: {problem}"))?;
+            println!(
+                "verified: {} events proven in the signed tree of {} leaves{}",
+                verified.proven,
+                verified.tree_size,
+                if verified.pending > 0 {
+                    format!(" ({} newer events not yet in it)", verified.pending)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
+        AuditCommand::PublicKey {
+            log_origin,
+            database,
+        } => {
+            let secrets = database.secrets()?;
+            println!(
+                "{}",
+                crate::audit::checkpoint::verifier_key(
+                    &log_origin,
+                    &secrets.log_signing_key.verifying_key()
+                )
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `keys rotate`, `keys reseal`, `keys reindex`.
+pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Rotate { id, database } => {
+            let path = database.keys_path()?;
+            let mut file = KeyFile::read(&path)?;
+            file.rotate(&id)?;
+            file.secrets()?;
+            file.write(&path)?;
+            eprintln!(
+                "`{id}` now seals new values; run `single-window keys reseal` to move existing ones to it"
+            );
+            Ok(())
+        }
+        KeysCommand::Reseal { database } => {
+            let keys = std::sync::Arc::new(database.secrets()?.keyring);
+            let store = records_store(&database).await?;
+            let changed = store
+                .write(keys, |tx, keys| {
+                    Box::pin(citizen_sql::rekey(tx, keys, keys, false))
+                })
+                .await;
+            store.close().await;
+            eprintln!(
+                "re-sealed {} identifiers with `{}`; older sealing keys can now be removed from the key file",
+                changed?,
+                database.secrets()?.keyring.current_key_id()
+            );
+            Ok(())
+        }
+        KeysCommand::Reindex { database } => {
+            let path = database.keys_path()?;
+            let mut file = KeyFile::read(&path)?;
+            let old = file.secrets()?.keyring;
+            let new = old.with_index_key(file.new_blind_index_key()?);
+            // The new file is kept beside the old one until the database is re-indexed.
+            let next = path.with_extension("next.json");
+            file.write(&next)?;
+            let store = records_store(&database).await?;
+            let changed = store
+                .write((old, new), |tx, (old, new)| {
+                    Box::pin(citizen_sql::rekey(tx, old, new, true))
+                })
+                .await;
+            store.close().await;
+            let changed = changed
+                .with_context(|| format!("nothing changed; {} can be removed", next.display()))?;
+            std::fs::rename(&next, &path).with_context(|| {
+                format!(
+                    "the database is re-indexed: move {} to {} now",
+                    next.display(),
+                    path.display()
+                )
+            })?;
+            eprintln!("re-indexed {changed} identifiers with a new blind-index key");
+            Ok(())
+        }
+    }
 }

@@ -59,6 +59,89 @@ pub enum Command {
     /// Principals administration.
     #[command(subcommand)]
     Principals(PrincipalsCommand),
+    /// The access log: export it, verify an export offline, print its verifier key.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// The key file: rotate the sealing key, re-seal identifiers, re-index them.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// The access log's commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write a citizen's access events (or the whole log) with the signed checkpoint and the
+    /// tree's leaf hashes to a file that `audit verify` checks offline. Adds committed events to
+    /// the tree and signs a checkpoint first.
+    Export {
+        /// `citizens/{citizen}`; without it, every event of the log (for auditors).
+        #[arg(long)]
+        citizen: Option<String>,
+        /// Where to write (JSON); standard output when absent.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The access log's name, as the server is configured (`--log-origin`).
+        #[arg(
+            long,
+            env = "SINGLE_WINDOW_LOG_ORIGIN",
+            default_value = "single-window.localhost/access-log"
+        )]
+        log_origin: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Check an export offline: the checkpoint's signature, the tree, every event's leaf, the
+    /// numbering of each citizen's events and, with `--kept-checkpoint`, that the log only grew
+    /// since a checkpoint kept earlier. Names the first altered, removed, inserted or reordered
+    /// event and exits non-zero.
+    Verify {
+        /// The export file.
+        file: PathBuf,
+        /// The log's verifier key (`name+id+key`), as published out of band; without it, the one
+        /// in the file (which proves only that the file is consistent with itself).
+        #[arg(long)]
+        verifier_key: Option<String>,
+        /// A checkpoint (signed note) kept from earlier: the log must extend it.
+        #[arg(long, value_name = "FILE")]
+        kept_checkpoint: Option<PathBuf>,
+    },
+    /// Print the access log's verifier key, to publish out of band.
+    PublicKey {
+        /// The access log's name (`--log-origin`).
+        #[arg(
+            long,
+            env = "SINGLE_WINDOW_LOG_ORIGIN",
+            default_value = "single-window.localhost/access-log"
+        )]
+        log_origin: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// The key file's commands (see the README's key rotation section).
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new random sealing key to the key file and make it the one that seals; the old
+    /// keys stay, so existing values still open. Then run `keys reseal`.
+    Rotate {
+        /// The new key's id (`2027-01`).
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Re-seal every identifier sealed with an older key with the current one; afterwards the
+    /// old keys can be removed from the key file.
+    Reseal {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Replace the blind-index key with a new random one and re-index every identifier, in one
+    /// transaction (the new key is written to the key file after the commit).
+    Reindex {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// The demo principals.
@@ -153,18 +236,27 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    /// The service's secrets: from `--keys-file`, or for SQLite from the file beside the database
-    /// (created when missing).
-    pub fn secrets(&self) -> anyhow::Result<crate::secrets::Secrets> {
+    /// Where the key file is: `--keys-file`, or for SQLite `<database file>.keys.json`.
+    pub fn keys_path(&self) -> anyhow::Result<PathBuf> {
         use anyhow::Context as _;
         if let Some(path) = &self.keys_file {
-            return crate::secrets::Secrets::load(path);
+            return Ok(path.clone());
         }
         let path = sqlite_path(&self.database_url).context(
             "PostgreSQL needs --keys-file (SINGLE_WINDOW_KEYS_FILE): every replica must use the same keys",
         )?;
-        let keys = PathBuf::from(format!("{}.keys.json", path.display()));
-        crate::secrets::Secrets::load_or_create(&keys)
+        Ok(PathBuf::from(format!("{}.keys.json", path.display())))
+    }
+
+    /// The service's secrets: from `--keys-file` (which must exist), or for SQLite from the file
+    /// beside the database (created when missing).
+    pub fn secrets(&self) -> anyhow::Result<crate::secrets::Secrets> {
+        let path = self.keys_path()?;
+        if self.keys_file.is_some() {
+            crate::secrets::Secrets::load(&path)
+        } else {
+            crate::secrets::Secrets::load_or_create(&path)
+        }
     }
 
     /// Pool settings for these arguments.

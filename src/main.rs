@@ -63,6 +63,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Principals(PrincipalsCommand::NewKey { name, officer })) => {
             commands::principals_new_key(&name, officer.as_deref())
         }
+        Some(Command::Audit(command)) => commands::audit(command).await,
+        Some(Command::Keys(command)) => commands::keys(command).await,
     }
 }
 

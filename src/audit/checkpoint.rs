@@ -68,8 +68,9 @@ pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
 /// The name and key of a signed-note verifier key, checking its key id.
 pub fn parse_verifier_key(text: &str) -> Result<(String, VerifyingKey), CheckpointError> {
     let bad = CheckpointError::Malformed("a verifier key is name+keyid+base64(0x01 key)");
-    let mut parts = text.trim().rsplitn(3, '+');
-    let (Some(blob), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+    // The name holds no `+`; the base64 key may.
+    let mut parts = text.trim().splitn(3, '+');
+    let (Some(name), Some(id), Some(blob)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad);
     };
     let blob = STANDARD.decode(blob).map_err(|_| bad.clone())?;
@@ -168,6 +169,11 @@ mod tests {
     #[test]
     fn verifier_keys_round_trip_and_a_wrong_id_is_refused() {
         let key = SigningKey::from_bytes(&[9; 32]);
+        for seed in 0..20u8 {
+            let k = SigningKey::from_bytes(&[seed; 32]).verifying_key();
+            let text = verifier_key("example.ca/log", &k);
+            assert_eq!(parse_verifier_key(&text).expect("parses").1, k, "{text}");
+        }
         let text = verifier_key("example.ca/log", &key.verifying_key());
         let (name, parsed) = parse_verifier_key(&text).expect("parses");
         assert_eq!(name, "example.ca/log");

@@ -2,4 +2,5 @@
 //! signed checkpoints of it (`checkpoint`) that a citizen or auditor keeps and verifies offline.
 
 pub mod checkpoint;
+pub mod export;
 pub mod merkle;

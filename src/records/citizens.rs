@@ -76,7 +76,10 @@ pub async fn create(tx: &mut Tx, input: &Create) -> Answer<Created> {
     if let Some((key, digest)) = &input.idempotency {
         match idempotency_sql::recall(tx, key, digest).await? {
             Recalled::New => {}
-            Recalled::Replay(bytes) => return Ok(Ok(Created::Replay(bytes))),
+            Recalled::Replay(sealed) => {
+                let bytes = super::open_answer(&input.keys, key, &sealed)?;
+                return Ok(Ok(Created::Replay(bytes)));
+            }
             Recalled::Reused => return Ok(Err(reused())),
         }
     }
@@ -125,7 +128,8 @@ pub async fn create(tx: &mut Tx, input: &Create) -> Answer<Created> {
     };
     record(tx, access, true).await?;
     if let Some((key, digest)) = &input.idempotency {
-        idempotency_sql::remember(tx, key, digest, &input.response, citizen.created).await?;
+        let sealed = super::seal_answer(&input.keys, key, &input.response);
+        idempotency_sql::remember(tx, key, digest, &sealed, citizen.created).await?;
     }
     Ok(Ok(Created::New))
 }

@@ -170,3 +170,59 @@ pub async fn read_events(tx: &mut Tx, input: &ReadEvents) -> Answer<EventPage> {
         consistency,
     }))
 }
+
+/// What an export reads: a citizen's events (or, for `None`, every sequenced event), the tree's
+/// leaf hashes and the latest checkpoint.
+async fn export_data(
+    tx: &mut Tx,
+    citizen_id: &Option<String>,
+) -> StoreResult<(Vec<AccessEvent>, Vec<Hash>, Option<StoredCheckpoint>)> {
+    let checkpoint = access_sql::latest_checkpoint(tx).await?;
+    let events = match citizen_id {
+        Some(id) => access_sql::list(tx, id, 0, i64::MAX).await?,
+        None => access_sql::list_sequenced(tx, 0, i64::MAX).await?,
+    };
+    let mut leaves = access_sql::leaves(tx).await?;
+    leaves.truncate(checkpoint.as_ref().map_or(0, |c| c.tree_size as usize));
+    Ok((events, leaves, checkpoint))
+}
+
+/// The export of a citizen's access events (or of the whole log), after adding every committed
+/// event to the tree and signing a checkpoint of it.
+pub async fn export(
+    store: &crate::store::Store,
+    config: &super::RecordsConfig,
+    citizen_id: Option<String>,
+) -> anyhow::Result<crate::audit::export::Export> {
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+
+    use crate::audit::{
+        checkpoint::verifier_key,
+        export::{Export, ExportedEvent, FORMAT},
+    };
+    let input = Sequence {
+        key: Arc::new(config.secrets.log_signing_key.clone()),
+        origin: config.log_origin.clone(),
+        now: store.clock().now(),
+    };
+    store
+        .write(input, |tx, input| Box::pin(sequence(tx, input)))
+        .await?;
+    let (events, leaves, checkpoint) = store
+        .read(citizen_id.clone(), |tx, id| Box::pin(export_data(tx, id)))
+        .await?;
+    let checkpoint = checkpoint.ok_or_else(|| anyhow::anyhow!("the access log is empty"))?;
+    Ok(Export {
+        format: FORMAT.to_owned(),
+        citizen: citizen_id
+            .map(|id| format!("citizens/{id}"))
+            .unwrap_or_default(),
+        verifier_key: verifier_key(
+            &config.log_origin,
+            &config.secrets.log_signing_key.verifying_key(),
+        ),
+        checkpoint: checkpoint.note,
+        leaf_hashes: leaves.iter().map(|h| STANDARD.encode(h)).collect(),
+        events: events.iter().map(ExportedEvent::of).collect(),
+    })
+}

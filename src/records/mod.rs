@@ -24,8 +24,10 @@ use crate::{
         time::Timestamp,
     },
     error::AppError,
-    secrets::Secrets,
-    store::{StoreResult, Tx, access_sql, citizen_sql},
+    secrets::{Keyring, Sealed, Secrets},
+    store::{
+        StoreError, StoreResult, Tx, access_sql, citizen_sql, idempotency_sql::IdempotencyKey,
+    },
 };
 
 /// What the citizen capability needs: the secrets (sealing, blind index, log signing) and the
@@ -137,6 +139,45 @@ pub async fn record(tx: &mut Tx, access: Access<'_>, exists: bool) -> StoreResul
         )
         .await
     }
+}
+
+/// What a kept answer is sealed to: its idempotency key.
+fn answer_binding(key: &IdempotencyKey) -> Vec<u8> {
+    format!(
+        "idempotent/{}\n{}\n{}",
+        key.caller, key.method, key.request_id
+    )
+    .into_bytes()
+}
+
+/// A kept answer that holds citizen data, sealed like identifiers (never at rest in clear):
+/// the key id's length and bytes, the nonce, the ciphertext.
+pub fn seal_answer(keys: &Keyring, key: &IdempotencyKey, answer: &[u8]) -> Vec<u8> {
+    let sealed = keys.seal(answer, &answer_binding(key));
+    let id = sealed.key_id.as_bytes();
+    let mut out = Vec::with_capacity(1 + id.len() + sealed.nonce.len() + sealed.ciphertext.len());
+    out.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(&id[..id.len().min(255)]);
+    out.extend_from_slice(&sealed.nonce);
+    out.extend_from_slice(&sealed.ciphertext);
+    out
+}
+
+/// The answer [`seal_answer`] sealed.
+pub fn open_answer(keys: &Keyring, key: &IdempotencyKey, stored: &[u8]) -> StoreResult<Vec<u8>> {
+    let corrupt = || StoreError::Corrupt("a kept answer does not open".to_owned());
+    let (&len, rest) = stored.split_first().ok_or_else(corrupt)?;
+    let len = usize::from(len);
+    if rest.len() < len + 24 {
+        return Err(corrupt());
+    }
+    let sealed = Sealed {
+        key_id: String::from_utf8(rest[..len].to_vec()).map_err(|_| corrupt())?,
+        nonce: rest[len..len + 24].to_vec(),
+        ciphertext: rest[len + 24..].to_vec(),
+    };
+    keys.open(&sealed, &answer_binding(key))
+        .map_err(|_| corrupt())
 }
 
 /// A new random id: 24 lower-case hex digits.

@@ -101,26 +101,21 @@ impl KeyFile {
     }
 }
 
-impl Secrets {
-    /// The secrets of the key file at `path`.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
+impl KeyFile {
+    /// The key file at `path`.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the key file {}", path.display()))?;
-        let file: KeyFile = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid key file", path.display()))?;
-        file.secrets()
-            .with_context(|| format!("in the key file {}", path.display()))
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid key file", path.display()))
     }
 
-    /// The secrets of `path`, creating it with new random keys (owner-only permissions) when it
-    /// does not exist: what the embedded default does beside its database.
-    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
-        if path.exists() {
-            return Self::load(path);
-        }
-        let file = KeyFile::generate("k1");
-        let json = serde_json::to_vec_pretty(&file)?;
+    /// Writes the file to `path` with owner-only permissions, atomically (a partial file renamed
+    /// over it after it is synced).
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let json = serde_json::to_vec_pretty(self)?;
         let partial = path.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -131,7 +126,46 @@ impl Secrets {
         out.write_all(&json)?;
         out.sync_all()?;
         std::fs::rename(&partial, path)
-            .with_context(|| format!("cannot create the key file {}", path.display()))?;
+            .with_context(|| format!("cannot write the key file {}", path.display()))
+    }
+
+    /// Adds a new random sealing key `id` and makes it the one that seals.
+    pub fn rotate(&mut self, id: &str) -> anyhow::Result<()> {
+        if id.is_empty() || self.sealing_keys.iter().any(|k| k.id == id) {
+            bail!("the new key needs an id not used before (`{id}` is taken or empty)");
+        }
+        self.sealing_keys.push(KeyEntry {
+            id: id.to_owned(),
+            key: STANDARD.encode(SecretKey::random().bytes()),
+        });
+        self.current_sealing_key = id.to_owned();
+        Ok(())
+    }
+
+    /// Replaces the blind-index key with a new random one; returns the new key.
+    pub fn new_blind_index_key(&mut self) -> anyhow::Result<SecretKey> {
+        let key = SecretKey::random();
+        self.blind_index_key = STANDARD.encode(key.bytes());
+        Ok(key)
+    }
+}
+
+impl Secrets {
+    /// The secrets of the key file at `path`.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        KeyFile::read(path)?
+            .secrets()
+            .with_context(|| format!("in the key file {}", path.display()))
+    }
+
+    /// The secrets of `path`, creating it with new random keys (owner-only permissions) when it
+    /// does not exist: what the embedded default does beside its database.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+        if path.exists() {
+            return Self::load(path);
+        }
+        let file = KeyFile::generate("k1");
+        file.write(path)?;
         file.secrets()
     }
 }

@@ -122,6 +122,14 @@ impl Keyring {
         })
     }
 
+    /// This keyring with another blind-index key (for re-indexing).
+    pub fn with_index_key(&self, index: SecretKey) -> Self {
+        Self {
+            index,
+            ..self.clone()
+        }
+    }
+
     /// The id of the key that seals new values.
     pub fn current_key_id(&self) -> &str {
         &self.current

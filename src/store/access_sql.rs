@@ -64,15 +64,25 @@ fn decode(row: EventRow) -> StoreResult<AccessEvent> {
 }
 
 /// Appends `event` to its citizen's events as the next number (ignoring `event.number`), not yet
-/// sequenced; returns the number.
+/// sequenced; returns the number. Its time is never before the previous event's, so that a
+/// citizen's events are in the same order by number and by time (the sequencer relies on it).
 pub async fn append(tx: &mut Tx, event: &AccessEvent) -> StoreResult<i64> {
-    let (number,): (i64,) = on_conn!(tx, conn, DB => {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO access_events ({EVENT_COLUMNS}) \
-             SELECT $1, COALESCE(MAX(number), 0) + 1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
-             FROM access_events WHERE citizen_id = $1 RETURNING number"
+    let number = on_conn!(tx, conn, DB => {
+        let last: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT number, at_unix_ms FROM access_events WHERE citizen_id = $1 ORDER BY number DESC LIMIT 1",
+        )
+        .bind(&event.citizen_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (number, at) = match last {
+            Some((number, at)) => (number + 1, at.max(event.at.unix_millis())),
+            None => (1, event.at.unix_millis()),
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO access_events ({EVENT_COLUMNS}) VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )))
         .bind(&event.citizen_id)
+        .bind(number)
         .bind(&event.actor.principal)
         .bind(&event.actor.officer)
         .bind(&event.actor.representative)
@@ -80,10 +90,11 @@ pub async fn append(tx: &mut Tx, event: &AccessEvent) -> StoreResult<i64> {
         .bind(event.purpose.map_or("", Purpose::code))
         .bind(event.categories.codes())
         .bind(event.outcome.code())
-        .bind(event.at.unix_millis())
+        .bind(at)
         .bind(&event.request_id)
-        .fetch_one(conn)
-        .await?
+        .execute(&mut *conn)
+        .await?;
+        number
     });
     Ok(number)
 }

@@ -423,3 +423,58 @@ pub async fn candidates(
     }
     Ok(out)
 }
+
+#[derive(sqlx::FromRow)]
+struct SealedRow {
+    citizen_id: String,
+    scheme: String,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+/// Re-seals identifiers with `to`'s current key and re-indexes them with `to`'s blind-index key,
+/// opening them with `from`: every identifier when `all`, otherwise those sealed with an older
+/// key. Returns how many changed.
+pub async fn rekey(tx: &mut Tx, from: &Keyring, to: &Keyring, all: bool) -> StoreResult<u64> {
+    let rows: Vec<SealedRow> = on_conn!(tx, conn, DB => {
+        sqlx::query_as("SELECT citizen_id, scheme, key_id, nonce, ciphertext FROM citizen_identifiers ORDER BY citizen_id, scheme")
+            .fetch_all(conn).await?
+    });
+    let mut changed = 0;
+    for row in rows {
+        let sealed = Sealed {
+            key_id: row.key_id,
+            nonce: row.nonce,
+            ciphertext: row.ciphertext,
+        };
+        if !all && !to.is_stale(&sealed) {
+            continue;
+        }
+        let scheme = IdentifierScheme::from_code(&row.scheme)
+            .ok_or_else(|| corrupt("identifier scheme", &row.citizen_id))?;
+        let binding = identifier_binding(&row.citizen_id, scheme);
+        let clear = from.open(&sealed, &binding).map_err(|e| {
+            StoreError::Corrupt(format!("citizen `{}`: identifier {e}", row.citizen_id))
+        })?;
+        let value = String::from_utf8(clear).map_err(|_| corrupt("identifier", &row.citizen_id))?;
+        let identifier = Identifier::parse(scheme, &value)
+            .map_err(|_| corrupt("identifier", &row.citizen_id))?;
+        let resealed = to.seal(value.as_bytes(), &binding);
+        on_conn!(tx, conn, DB => {
+            sqlx::query("UPDATE citizen_identifiers SET key_id = $3, nonce = $4, ciphertext = $5, blind_index = $6 WHERE citizen_id = $1 AND scheme = $2")
+                .bind(&row.citizen_id).bind(&row.scheme).bind(&resealed.key_id).bind(&resealed.nonce)
+                .bind(&resealed.ciphertext).bind(identifier_index(to, &identifier).as_slice())
+                .execute(conn).await?;
+        });
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+/// The key id of every sealed identifier (for checks after a rotation).
+pub async fn key_ids(tx: &mut Tx) -> StoreResult<Vec<(String,)>> {
+    Ok(on_conn!(tx, conn, DB => {
+        sqlx::query_as("SELECT key_id FROM citizen_identifiers ORDER BY citizen_id, scheme").fetch_all(conn).await?
+    }))
+}

@@ -1,5 +1,6 @@
 //! API tests: the real server on port 0, on every backend (see `helpers`).
 
+mod access_log;
 mod auth;
 mod bad_input;
 mod catalog;
