@@ -99,6 +99,64 @@ check "a demo agency credential is accepted" '.name == "services/1003"' "$out"
 out=$(grpcurl -plaintext -format-error -rpc-header 'authorization: Bearer wrong' -d '{"name":"services/1003"}' "$ADDR" singlewindow.v1.CatalogService/GetService 2>&1 || true)
 check "a wrong credential is UNAUTHENTICATED" '.code == 16 and (.details | map(select(.reason == "UNAUTHENTICATED")) | length == 1)' "$out"
 
+# The README's walk-through of the citizen record: create, consent, read as the granted agency,
+# read as another agency, read the access log, export and verify it.
+DB="sqlite://$tmp/single-window.db"
+creds=$("$BIN" demo credentials --format json --database-url "$DB")
+ESDC=$(jq -r '.[] | select(.principal == "agencies/esdc-edsc/teams/ei-benefits") | .token' <<<"$creds")
+CRA=$(jq -r '.[] | select(.principal == "agencies/cra-arc/teams/benefits-credits") | .token' <<<"$creds")
+CIC=$(jq -r '.[] | select(.principal == "agencies/cic/teams/passports") | .token' <<<"$creds")
+PORTAL=$(jq -r '.[] | select(.citizen == "citizens/demo-amelie") | .token' <<<"$creds")
+AMELIE=$(jq -r '.[] | select(.citizen == "citizens/demo-amelie") | .citizen_token' <<<"$creds")
+
+out=$(grpcurl -plaintext -H "authorization: Bearer $ESDC" -d '{
+  "citizen": {
+    "identity": {"given_name": "Sam", "family_name": "Lee", "date_of_birth": "1990-01-31"},
+    "contact": {"email": "sam.lee@example.ca", "phone": "613-555-0123"},
+    "addresses": [{"kind": "ADDRESS_KIND_RESIDENTIAL", "line1": "90 Elgin Street", "city": "Ottawa", "province": "ON", "postal_code": "k1p 5e9"}],
+    "identifiers": [{"scheme": "IDENTIFIER_SCHEME_SIN", "value": "130 692 544"}]
+  },
+  "request_id": "8d2f4c1e-0b7a-4a51-9d3e-5c6f7a8b9c01"}' "$ADDR" singlewindow.v1.CitizenService/CreateCitizen)
+check "CreateCitizen returns the record with a name and an etag" \
+  '(.name | startswith("citizens/")) and .etag == "\"v1\"" and .addresses[0].postalCode == "K1P 5E9" and .contact.phone == "+16135550123"' "$out"
+
+out=$(grpcurl -plaintext -H "authorization: Bearer $PORTAL" -H "x-citizen-token: $AMELIE" -d '{
+  "parent": "citizens/demo-amelie",
+  "consent": {"grantee": "agencies/cra-arc", "purpose": "CONSENT_PURPOSE_ELIGIBILITY_ASSESSMENT",
+              "categories": ["CONSENT_CATEGORY_IDENTITY", "CONSENT_CATEGORY_ADDRESS"]}}' \
+  "$ADDR" singlewindow.v1.CitizenService/GrantConsent)
+check "the citizen grants CRA a consent through the portal" '.state == "CONSENT_STATE_ACTIVE" and .channel == "CHANNEL_ONLINE"' "$out"
+
+out=$(grpcurl -plaintext -H "authorization: Bearer $CRA" \
+  -d '{"name": "citizens/demo-amelie", "purpose": "CONSENT_PURPOSE_ELIGIBILITY_ASSESSMENT"}' \
+  "$ADDR" singlewindow.v1.CitizenService/GetCitizen)
+check "the granted agency reads only the granted categories" \
+  '.identity.familyName == "Tremblay" and (.addresses | length == 1) and .contact == null and .identifiers == null and .categories == ["CONSENT_CATEGORY_IDENTITY", "CONSENT_CATEGORY_ADDRESS"]' "$out"
+
+out=$(grpcurl -plaintext -format-error -H "authorization: Bearer $CIC" \
+  -d '{"name": "citizens/demo-amelie", "purpose": "CONSENT_PURPOSE_ELIGIBILITY_ASSESSMENT"}' \
+  "$ADDR" singlewindow.v1.CitizenService/GetCitizen 2>&1 || true)
+check "another agency is denied" '.code == 7 and (.details | map(select(.reason == "PERMISSION_DENIED")) | length == 1)' "$out"
+
+out=$(grpcurl -plaintext -H "authorization: Bearer $PORTAL" -H "x-citizen-token: $AMELIE" \
+  -d '{"parent": "citizens/demo-amelie"}' "$ADDR" singlewindow.v1.CitizenService/ListAccessEvents)
+check "the citizen reads her access log, the denial included, with proofs and a checkpoint" \
+  '([.events[] | select(.actor == "agencies/cic/teams/passports" and .outcome == "ACCESS_OUTCOME_DENIED")] | length == 1) and ([.events[] | .inclusionProof | length > 0] | all) and (.checkpoint | startswith("single-window.localhost/access-log"))' "$out"
+
+"$BIN" audit export --citizen citizens/demo-amelie --database-url "$DB" --out "$tmp/amelie.json" 2>/dev/null
+key=$("$BIN" audit public-key --database-url "$DB")
+if out=$("$BIN" audit verify "$tmp/amelie.json" --verifier-key "$key" 2>&1) && grep -q '^verified: ' <<<"$out"; then
+  pass "audit export and audit verify"
+else
+  fail "audit export and audit verify"; echo "$out"
+fi
+jq '.events[1].actor = "agencies/cic"' "$tmp/amelie.json" >"$tmp/tampered.json"
+if out=$("$BIN" audit verify "$tmp/tampered.json" --verifier-key "$key" 2>&1); then
+  fail "audit verify names a tampered event"; echo "$out"
+else
+  if grep -q 'accessEvents/2 was altered' <<<"$out"; then pass "audit verify names a tampered event"; else fail "audit verify names a tampered event"; echo "$out"; fi
+fi
+
 # SIGTERM drains and exits cleanly.
 kill -TERM "$pid"
 for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
