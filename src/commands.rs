@@ -214,9 +214,14 @@ pub fn principals_new_key(name: &str, officer: Option<&str>) -> anyhow::Result<(
     Ok(())
 }
 
-/// A store for a command that works on records: connected, with a current schema.
+/// A store for a command that works on records: connected, with a current schema. It waits up to
+/// half a minute for a SQLite database that running servers are writing to.
 async fn records_store(database: &DatabaseArgs) -> anyhow::Result<Store> {
-    let store = Store::connect(&database.database_url, &database.pool_settings()).await?;
+    let settings = crate::store::PoolSettings {
+        busy_timeout: std::time::Duration::from_secs(30),
+        ..database.pool_settings()
+    };
+    let store = Store::connect(&database.database_url, &settings).await?;
     match store.schema_status().await? {
         SchemaStatus::Current => Ok(store),
         status => bail!("{status}"),

@@ -18,6 +18,9 @@ coded_enum! {
         RevokeConsent => "revoke-consent",
         ListConsents => "list-consents",
         ListAccessEvents => "list-access-events",
+        AuthorizeRepresentative => "authorize-representative",
+        RevokeRepresentative => "revoke-representative",
+        ListRepresentatives => "list-representatives",
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Access, Acting, Caller, acting, record};
+use super::{Access, Acting, Caller, Toward, acting, record, toward};
 use crate::{
     domain::{
         access::{Action, Outcome},
@@ -119,6 +119,7 @@ pub async fn create(tx: &mut Tx, input: &Create) -> Answer<Created> {
     }
     let access = Access {
         caller: &input.caller,
+        representative: None,
         citizen_id: &citizen.id,
         action: Action::Create,
         purpose: None,
@@ -150,16 +151,16 @@ pub struct Get {
     pub now: Timestamp,
 }
 
-/// What a caller may see of citizen `id` for `purpose`: `None` when it may see nothing.
+/// What a caller may see of a citizen for `purpose`: `None` when it may see nothing.
 async fn visible(
     tx: &mut Tx,
-    who: &Acting,
+    to: &Toward,
     id: &str,
     purpose: Option<Purpose>,
     now: Timestamp,
 ) -> StoreResult<Option<Categories>> {
-    Ok(match who {
-        Acting::Agency(agency) => match purpose {
+    Ok(match to {
+        Toward::Agency(agency) => match purpose {
             Some(purpose) => {
                 let grants = consent_sql::grants(tx, id, agency, purpose).await?;
                 let covered = consent::covered(&grants, agency, purpose, now);
@@ -167,8 +168,9 @@ async fn visible(
             }
             None => None,
         },
-        Acting::Citizen(Some(own)) if own == id => Some(Categories::all()),
-        Acting::Citizen(_) | Acting::Auditor => None,
+        Toward::Herself => Some(Categories::all()),
+        Toward::Representative(scope) => (!scope.categories.is_empty()).then_some(scope.categories),
+        Toward::Auditor | Toward::Stranger => None,
     })
 }
 
@@ -179,7 +181,8 @@ pub async fn get(tx: &mut Tx, input: &Get) -> Answer<(Citizen, Categories)> {
         Err(error) => return Ok(Err(error)),
     };
     let exists = citizen_sql::exists(tx, &input.id).await?;
-    let visible = visible(tx, &who, &input.id, input.purpose, input.now).await?;
+    let to = toward(tx, &who, &input.id, input.now).await?;
+    let visible = visible(tx, &to, &input.id, input.purpose, input.now).await?;
     let released = match (exists, visible) {
         (true, Some(visible)) => {
             let wanted = input.wanted.unwrap_or(visible);
@@ -189,6 +192,7 @@ pub async fn get(tx: &mut Tx, input: &Get) -> Answer<(Citizen, Categories)> {
     };
     let access = Access {
         caller: &input.caller,
+        representative: to.representative(),
         citizen_id: &input.id,
         action: Action::Read,
         purpose: input.purpose,
@@ -233,10 +237,12 @@ pub async fn update(tx: &mut Tx, input: &Update) -> Answer<(Citizen, Categories)
     let changing: Categories = input.paths.iter().map(|(c, _)| *c).collect();
     let exists = citizen_sql::exists(tx, &input.id).await?;
     let purpose = matches!(who, Acting::Agency(_)).then_some(Purpose::RecordMaintenance);
-    let visible = visible(tx, &who, &input.id, purpose, input.now).await?;
+    let to = toward(tx, &who, &input.id, input.now).await?;
+    let visible = visible(tx, &to, &input.id, purpose, input.now).await?;
     let allowed = exists && visible.is_some_and(|v| v.covers(changing));
     let access = Access {
         caller: &input.caller,
+        representative: to.representative(),
         citizen_id: &input.id,
         action: Action::Update,
         purpose,
@@ -352,6 +358,7 @@ pub async fn find(tx: &mut Tx, input: &Find) -> Answer<Vec<(String, Grade)>> {
     for (id, _) in &best {
         let access = Access {
             caller: &input.caller,
+            representative: None,
             citizen_id: id,
             action: Action::Find,
             purpose: Some(input.purpose),

@@ -1,9 +1,9 @@
 //! Units of work on consents: grant, revoke, list.
 
 use super::{
-    Access, Acting, Caller, acting,
+    Access, Caller, Toward, acting,
     citizens::{Answer, reused},
-    record,
+    record, toward,
 };
 use crate::{
     domain::{
@@ -19,13 +19,15 @@ use crate::{
     },
 };
 
-/// Whether `who` may act on the consents of citizen `id`, and as which grantee: the citizen's own
-/// portal acts on all of them (`Some(None)`), an agency on those granted to itself.
-fn scope(who: &Acting, id: &str) -> Option<Option<String>> {
-    match who {
-        Acting::Citizen(Some(own)) if own == id => Some(None),
-        Acting::Agency(agency) => Some(Some(agency.clone())),
-        Acting::Citizen(_) | Acting::Auditor => None,
+/// Whether the caller may act on a citizen's consents, and as which grantee: the citizen's own
+/// portal, or a representative who may manage consents, acts on all of them (`Some(None)`); an
+/// agency on those granted to itself.
+fn scope(to: &Toward) -> Option<Option<String>> {
+    match to {
+        Toward::Herself => Some(None),
+        Toward::Representative(scope) if scope.manage_consents => Some(None),
+        Toward::Agency(agency) => Some(Some(agency.clone())),
+        Toward::Representative(_) | Toward::Auditor | Toward::Stranger => None,
     }
 }
 
@@ -60,14 +62,16 @@ pub async fn grant(tx: &mut Tx, input: &Grant) -> Answer<Granted> {
     let consent = &input.consent;
     let id = consent.citizen_id.as_str();
     let exists = citizen_sql::exists(tx, id).await?;
+    let to = toward(tx, &who, id, consent.created).await?;
     let allowed = exists
-        && match scope(&who, id) {
+        && match scope(&to) {
             Some(None) => true,
             Some(Some(agency)) => agency == consent.grant.grantee,
             None => false,
         };
     let access = Access {
         caller: &input.caller,
+        representative: to.representative(),
         citizen_id: id,
         action: Action::GrantConsent,
         purpose: Some(consent.grant.purpose),
@@ -111,13 +115,15 @@ pub async fn revoke(tx: &mut Tx, input: &Revoke) -> Answer<ConsentRecord> {
     } else {
         None
     };
-    let allowed = match (scope(&who, id), &found) {
+    let to = toward(tx, &who, id, input.now).await?;
+    let allowed = match (scope(&to), &found) {
         (Some(None), Some(_)) => true,
         (Some(Some(agency)), Some(c)) => agency == c.grant.grantee,
         _ => false,
     };
     let access = Access {
         caller: &input.caller,
+        representative: to.representative(),
         citizen_id: id,
         action: Action::RevokeConsent,
         purpose: found.as_ref().map(|c| c.grant.purpose),
@@ -133,7 +139,7 @@ pub async fn revoke(tx: &mut Tx, input: &Revoke) -> Answer<ConsentRecord> {
     };
     record(tx, access, exists).await?;
     let Some(mut consent) = found.filter(|_| allowed) else {
-        return Ok(Err(match scope(&who, id) {
+        return Ok(Err(match scope(&to) {
             // The citizen's own portal may know which of its consents exist.
             Some(None) if exists => AppError::NotFound {
                 name: format!("citizens/{id}/consents/{}", input.consent_id),
@@ -168,10 +174,12 @@ pub async fn list(tx: &mut Tx, input: &List) -> Answer<Vec<ConsentRecord>> {
     };
     let id = input.citizen_id.as_str();
     let exists = citizen_sql::exists(tx, id).await?;
-    let scope = scope(&who, id);
+    let to = toward(tx, &who, id, input.now).await?;
+    let scope = scope(&to);
     let allowed = scope.is_some();
     let access = Access {
         caller: &input.caller,
+        representative: to.representative(),
         citizen_id: id,
         action: Action::ListConsents,
         purpose: None,

@@ -78,6 +78,7 @@ pub async fn ensure(tx: &mut Tx, input: &Ensure) -> StoreResult<usize> {
         citizen_sql::link(tx, demo::IDP_ISSUER, c.subject, c.id, input.now).await?;
         let access = Access {
             caller: &caller,
+            representative: None,
             citizen_id: c.id,
             action: Action::Create,
             purpose: None,

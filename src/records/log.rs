@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 
-use super::{Access, Acting, Caller, acting, citizens::Answer, record};
+use super::{Access, Acting, Caller, Toward, acting, citizens::Answer, record, toward};
 use crate::{
     audit::{
         checkpoint::Checkpoint,
@@ -80,13 +80,15 @@ pub async fn note_listing(tx: &mut Tx, input: &NoteListing) -> Answer<()> {
     };
     let id = input.citizen_id.as_str();
     let exists = citizen_sql::exists(tx, id).await?;
-    let allowed = match &who {
-        Acting::Citizen(Some(own)) => own == id && exists,
-        Acting::Auditor => exists,
-        Acting::Citizen(None) | Acting::Agency(_) => false,
-    };
+    let to = toward(tx, &who, id, input.now).await?;
+    let allowed = exists
+        && match &to {
+            Toward::Herself | Toward::Representative(_) | Toward::Auditor => true,
+            Toward::Agency(_) | Toward::Stranger => false,
+        };
     let access = Access {
         caller: &input.caller,
+        representative: to.representative(),
         citizen_id: id,
         action: Action::ListAccessEvents,
         purpose: None,

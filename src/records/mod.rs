@@ -11,6 +11,7 @@ pub mod consents;
 pub mod demo;
 pub mod log;
 pub mod notices;
+pub mod representatives;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use crate::{
     secrets::{Keyring, Sealed, Secrets},
     store::{
         StoreError, StoreResult, Tx, access_sql, citizen_sql, idempotency_sql::IdempotencyKey,
+        representation_sql,
     },
 };
 
@@ -97,10 +99,74 @@ pub async fn acting(tx: &mut Tx, caller: &Caller) -> StoreResult<Result<Acting, 
     }))
 }
 
+/// What the caller is to one citizen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Toward {
+    /// An agency (its id): it sees what that citizen's consents give it.
+    Agency(String),
+    /// The citizen herself, through a portal.
+    Herself,
+    /// A representative of the citizen, through a portal, within a scope.
+    Representative(Scope),
+    /// An auditor.
+    Auditor,
+    /// A portal for someone else (or for no record), who may not act for this citizen.
+    Stranger,
+}
+
+/// What a representative may do for the citizen: the union of their live representations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The representative's citizen id.
+    pub representative_id: String,
+    pub categories: Categories,
+    pub manage_consents: bool,
+}
+
+impl Toward {
+    /// The representative acting, if one is.
+    pub fn representative(&self) -> Option<&str> {
+        match self {
+            Toward::Representative(scope) => Some(&scope.representative_id),
+            _ => None,
+        }
+    }
+}
+
+/// What `who` is to citizen `id` at `now`.
+pub async fn toward(tx: &mut Tx, who: &Acting, id: &str, now: Timestamp) -> StoreResult<Toward> {
+    Ok(match who {
+        Acting::Agency(agency) => Toward::Agency(agency.clone()),
+        Acting::Auditor => Toward::Auditor,
+        Acting::Citizen(Some(own)) if own == id => Toward::Herself,
+        Acting::Citizen(Some(own)) => {
+            let live: Vec<_> = representation_sql::between(tx, id, own)
+                .await?
+                .into_iter()
+                .filter(|r| r.is_live(now))
+                .collect();
+            if live.is_empty() {
+                Toward::Stranger
+            } else {
+                Toward::Representative(Scope {
+                    representative_id: own.clone(),
+                    categories: live
+                        .iter()
+                        .fold(Categories::NONE, |all, r| all.union(r.categories)),
+                    manage_consents: live.iter().any(|r| r.manage_consents),
+                })
+            }
+        }
+        Acting::Citizen(None) => Toward::Stranger,
+    })
+}
+
 /// What one access to a citizen was.
 #[derive(Debug, Clone)]
 pub struct Access<'a> {
     pub caller: &'a Caller,
+    /// The representative acting for the citizen, if one is (the log names them).
+    pub representative: Option<&'a str>,
     pub citizen_id: &'a str,
     pub action: Action,
     pub purpose: Option<Purpose>,
@@ -112,7 +178,10 @@ pub struct Access<'a> {
 /// Records `access`: an event in the citizen's log when the citizen exists, otherwise a line of
 /// the service's audit trail.
 pub async fn record(tx: &mut Tx, access: Access<'_>, exists: bool) -> StoreResult<()> {
-    let actor = access.caller.actor();
+    let mut actor = access.caller.actor();
+    if let Some(representative) = access.representative {
+        actor.representative = representative.to_owned();
+    }
     if exists {
         let event = AccessEvent {
             citizen_id: access.citizen_id.to_owned(),

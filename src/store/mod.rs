@@ -37,6 +37,7 @@ mod error;
 pub mod idempotency_sql;
 pub mod notice_sql;
 mod postgres;
+pub mod representation_sql;
 mod schema;
 mod sqlite;
 mod sqlite_writer;

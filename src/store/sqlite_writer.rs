@@ -118,7 +118,8 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
 /// A copy of a batch-wide failure for each of its callers (driver errors are not `Clone`; the
 /// copy keeps the kind, which is what callers act on).
 fn for_each_caller(error: &StoreError) -> StoreError {
-    let text = || sqlx::Error::Protocol(error.to_string());
+    let cause = std::error::Error::source(error).map_or_else(String::new, |s| format!(" ({s})"));
+    let text = || sqlx::Error::Protocol(format!("{error}{cause}"));
     match error {
         StoreError::Unavailable(_) => StoreError::Unavailable(text()),
         StoreError::Busy(_) => StoreError::Busy(text()),

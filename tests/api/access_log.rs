@@ -280,51 +280,67 @@ async fn a_removal_after_a_kept_checkpoint_is_detected_even_when_the_tree_is_reb
     }
 }
 
+/// Runs the binary with `args`, off the test's runtime thread (which serves the test server: a
+/// blocked runtime would stall the server's writer in the middle of a transaction).
+async fn cli(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_single-window"))
+            .args(args)
+            .output()
+            .expect("run the binary")
+    })
+    .await
+    .expect("the command ran")
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
 #[tokio::test]
 async fn audit_export_and_verify_work_from_the_command_line() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     some_accesses(&app).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("amelie.json");
-    let bin = env!("CARGO_BIN_EXE_single-window");
     let keys = app.db.keys_file.display().to_string();
-    let out = std::process::Command::new(bin)
-        .args([
-            "audit",
-            "export",
-            "--citizen",
-            AMELIE,
-            "--database-url",
-            &app.db.url,
-            "--keys-file",
-            &keys,
-            "--out",
-        ])
-        .arg(&file)
-        .output()
-        .expect("run");
+    let path = file.display().to_string();
+    let out = cli(strings(&[
+        "audit",
+        "export",
+        "--citizen",
+        AMELIE,
+        "--database-url",
+        &app.db.url,
+        "--keys-file",
+        &keys,
+        "--out",
+        &path,
+    ]))
+    .await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let key = std::process::Command::new(bin)
-        .args([
-            "audit",
-            "public-key",
-            "--database-url",
-            &app.db.url,
-            "--keys-file",
-            &keys,
-        ])
-        .output()
-        .expect("run");
+    let key = cli(strings(&[
+        "audit",
+        "public-key",
+        "--database-url",
+        &app.db.url,
+        "--keys-file",
+        &keys,
+    ]))
+    .await;
     let key = String::from_utf8(key.stdout).expect("utf-8");
-    let ok = std::process::Command::new(bin)
-        .args(["audit", "verify", "--verifier-key", key.trim()])
-        .arg(&file)
-        .output()
-        .expect("run");
+    let ok = cli(strings(&[
+        "audit",
+        "verify",
+        "--verifier-key",
+        key.trim(),
+        &path,
+    ]))
+    .await;
     assert!(
         ok.status.success(),
         "{}",
@@ -335,11 +351,14 @@ async fn audit_export_and_verify_work_from_the_command_line() {
         serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
     export.events[1].purpose = "prefill".to_owned();
     std::fs::write(&file, serde_json::to_string(&export).expect("json")).expect("write");
-    let bad = std::process::Command::new(bin)
-        .args(["audit", "verify", "--verifier-key", key.trim()])
-        .arg(&file)
-        .output()
-        .expect("run");
+    let bad = cli(strings(&[
+        "audit",
+        "verify",
+        "--verifier-key",
+        key.trim(),
+        &path,
+    ]))
+    .await;
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("accessEvents/2 was altered"),
@@ -504,24 +523,28 @@ async fn keys_rotate_reseal_and_reindex_keep_every_identifier_readable_and_finda
             .strip_prefix("citizens/")
             .expect("a name")
             .to_owned();
-        let bin = env!("CARGO_BIN_EXE_single-window");
         let keys = app.db.keys_file.display().to_string();
         let run = |args: &[&str]| {
-            let out = std::process::Command::new(bin)
-                .args(args)
-                .args(["--database-url", &app.db.url, "--keys-file", &keys])
-                .output()
-                .expect("run");
-            assert!(
-                out.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stderr).into_owned()
+            let mut args = strings(args);
+            args.extend(strings(&[
+                "--database-url",
+                &app.db.url,
+                "--keys-file",
+                &keys,
+            ]));
+            async move {
+                let out = cli(args.clone()).await;
+                assert!(
+                    out.status.success(),
+                    "{args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stderr).into_owned()
+            }
         };
         let before = Secrets::load(&app.db.keys_file).expect("keys").keyring;
-        run(&["keys", "rotate", "test-2"]);
-        let said = run(&["keys", "reseal"]);
+        run(&["keys", "rotate", "test-2"]).await;
+        let said = run(&["keys", "reseal"]).await;
         assert!(said.contains("re-sealed 3 identifiers"), "{said}");
         let store = Store::connect(&app.db.url, &PoolSettings::default())
             .await
@@ -543,7 +566,7 @@ async fn keys_rotate_reseal_and_reindex_keep_every_identifier_readable_and_finda
         };
         let loaded = open(after.clone()).await.expect("loaded").expect("exists");
         assert_eq!(loaded.details.identifiers, std::slice::from_ref(&sin));
-        run(&["keys", "reindex"]);
+        run(&["keys", "reindex"]).await;
         let reindexed = Secrets::load(&app.db.keys_file).expect("keys").keyring;
         let find = |keys: single_window::secrets::Keyring| {
             let query = Traits {

@@ -35,20 +35,25 @@ enum Who {
     PortalOwn,
     PortalOther,
     PortalWithoutToken,
+    /// A portal for a citizen whom Amélie authorised to read her identity.
+    Representative,
     Administrator,
     Auditor,
 }
 
-const WHO: [Who; 8] = [
+const WHO: [Who; 9] = [
     Who::Public,
     Who::GrantedAgency,
     Who::OtherAgency,
     Who::PortalOwn,
     Who::PortalOther,
     Who::PortalWithoutToken,
+    Who::Representative,
     Who::Administrator,
     Who::Auditor,
 ];
+
+const REPRESENTATIVE_SUBJECT: &str = "matrix.representative";
 
 fn credential(app: &TestApp, who: Who) -> As {
     match who {
@@ -58,6 +63,7 @@ fn credential(app: &TestApp, who: Who) -> As {
         Who::PortalOwn => amelie(app),
         Who::PortalOther => jordan(app),
         Who::PortalWithoutToken => As::Key(PORTAL),
+        Who::Representative => crate::citizens::portal_for(app, REPRESENTATIVE_SUBJECT),
         Who::Administrator => As::Key(ADMIN),
         Who::Auditor => As::Key(AUDITOR),
     }
@@ -74,10 +80,11 @@ enum Rpc {
     Revoke,
     ListConsents,
     ListEvents,
+    ListRepresentatives,
     ListNotices,
 }
 
-const RPCS: [Rpc; 9] = [
+const RPCS: [Rpc; 10] = [
     Rpc::Get,
     Rpc::Update,
     Rpc::Find,
@@ -86,6 +93,7 @@ const RPCS: [Rpc; 9] = [
     Rpc::Revoke,
     Rpc::ListConsents,
     Rpc::ListEvents,
+    Rpc::ListRepresentatives,
     Rpc::ListNotices,
 ];
 
@@ -95,13 +103,20 @@ fn oracle(rpc: Rpc, who: Who, own: bool, exists: bool, state: ConsentState) -> O
     let denied = Some(Code::PermissionDenied);
     let policy = match rpc {
         Rpc::Find | Rpc::ListNotices => &[GrantedAgency, OtherAgency][..],
-        Rpc::ListEvents => &[PortalOwn, PortalOther, PortalWithoutToken, Auditor][..],
+        Rpc::ListEvents => &[
+            PortalOwn,
+            PortalOther,
+            PortalWithoutToken,
+            Representative,
+            Auditor,
+        ][..],
         _ => &[
             GrantedAgency,
             OtherAgency,
             PortalOwn,
             PortalOther,
             PortalWithoutToken,
+            Representative,
         ][..],
     };
     if who == Public {
@@ -117,18 +132,25 @@ fn oracle(rpc: Rpc, who: Who, own: bool, exists: bool, state: ConsentState) -> O
     match (rpc, who) {
         (Rpc::Find | Rpc::ListNotices, _) => None,
         // A portal whose citizen already has a record cannot create another.
-        (Rpc::Create, PortalOwn | PortalOther) => Some(Code::AlreadyExists),
+        (Rpc::Create, PortalOwn | PortalOther | Representative) => Some(Code::AlreadyExists),
+        // The representative may read Amélie's identity and her log, nothing else.
+        (Rpc::Get | Rpc::ListEvents | Rpc::ListRepresentatives, Representative) if target => None,
+        (Rpc::ListRepresentatives, GrantedAgency | OtherAgency) => None,
         (Rpc::Create, _) => None,
         (Rpc::Get, GrantedAgency) if target && state == ConsentState::Present => None,
         (Rpc::Get | Rpc::Update | Rpc::Revoke, GrantedAgency | OtherAgency) => denied,
         (Rpc::Grant, GrantedAgency) if exists => None, // for itself, given at a counter
         (Rpc::Grant, GrantedAgency | OtherAgency) => denied,
         (Rpc::ListConsents, GrantedAgency | OtherAgency) => None,
-        (Rpc::Get | Rpc::Update | Rpc::Grant | Rpc::ListConsents | Rpc::ListEvents, PortalOwn)
-            if target =>
-        {
-            None
-        }
+        (
+            Rpc::Get
+            | Rpc::Update
+            | Rpc::Grant
+            | Rpc::ListConsents
+            | Rpc::ListEvents
+            | Rpc::ListRepresentatives,
+            PortalOwn,
+        ) if target => None,
         (Rpc::Revoke, PortalOwn) if target => Some(Code::NotFound),
         (Rpc::ListEvents, Auditor) if exists => None,
         (Rpc::ListEvents, Auditor) => Some(Code::NotFound),
@@ -206,6 +228,15 @@ async fn call(app: &TestApp, who: &As, rpc: Rpc, citizen: &str) -> Result<Vec<i3
             c.list_consents(req(who, request)).await.map(|_| Vec::new())
         }
         Rpc::ListEvents => crate::citizens::events(app, who, citizen, 0)
+            .await
+            .map(|_| Vec::new()),
+        Rpc::ListRepresentatives => c
+            .list_representatives(req(
+                who,
+                pb::ListRepresentativesRequest {
+                    parent: citizen.to_owned(),
+                },
+            ))
             .await
             .map(|_| Vec::new()),
         Rpc::ListNotices => c
@@ -311,6 +342,24 @@ async fn every_citizen_rpc_answers_every_caller_as_the_oracle_says() {
         .await
         .expect("created")
         .name;
+        // A representative of Amélie, for her identity only.
+        let representative = crate::citizens::portal_for(&app, REPRESENTATIVE_SUBJECT);
+        let rep = crate::citizens::create(
+            &app,
+            &representative,
+            crate::citizens::new_citizen("Rep", "Resentative", ""),
+            "",
+        )
+        .await
+        .expect("the representative's own record");
+        crate::citizens::authorize(
+            &app,
+            &amelie(&app),
+            AMELIE,
+            crate::citizens::representation(&rep.name, &[Cat::Identity], false),
+        )
+        .await
+        .expect("authorised");
         for state in [
             ConsentState::Present,
             ConsentState::Absent,
@@ -338,6 +387,9 @@ async fn every_citizen_rpc_answers_every_caller_as_the_oracle_says() {
                                         released.iter().all(|c| allowed.contains(c)),
                                         "{cell}: released {released:?}"
                                     );
+                                }
+                                if rpc == Rpc::Get && who == Who::Representative {
+                                    assert_eq!(released, &[Cat::Identity as i32], "{cell}");
                                 }
                             }
                             (Err(status), Some(code)) => {

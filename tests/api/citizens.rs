@@ -25,6 +25,7 @@ pub const PORTAL: &str = "demo-portal-7a2d5f10";
 pub const ADMIN: &str = "demo-admin-4e8c1b96";
 pub const AUDITOR: &str = "demo-auditor-b1f7390d";
 pub const AMELIE: &str = "citizens/demo-amelie";
+pub const JORDAN: &str = "citizens/demo-jordan";
 
 /// How a test call authenticates.
 #[derive(Debug, Clone)]
@@ -1058,5 +1059,178 @@ async fn every_bad_field_of_a_new_record_is_named() {
             "INVALID_ARGUMENT",
             Some("known_tree_size"),
         );
+    }
+}
+
+pub async fn authorize(
+    app: &TestApp,
+    who: &As,
+    citizen: &str,
+    r: pb::Representation,
+) -> Result<pb::Representation, Status> {
+    let request = pb::AuthorizeRepresentativeRequest {
+        parent: citizen.to_owned(),
+        representation: Some(r),
+        request_id: String::new(),
+    };
+    client(app)
+        .authorize_representative(req(who, request))
+        .await
+        .map(|r| r.into_inner())
+}
+
+pub fn representation(
+    representative: &str,
+    categories: &[Cat],
+    manage_consents: bool,
+) -> pb::Representation {
+    pb::Representation {
+        representative: representative.to_owned(),
+        kind: pb::RepresentationKind::PowerOfAttorney as i32,
+        categories: categories.iter().map(|c| *c as i32).collect(),
+        manage_consents,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_representative_acts_within_their_scope_and_the_log_names_them() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (me, jordan) = (amelie(&app), jordan(&app));
+        let given = authorize(
+            &app,
+            &me,
+            AMELIE,
+            representation(JORDAN, &[Cat::Contact, Cat::Address], false),
+        )
+        .await
+        .expect("authorised");
+        assert_eq!(given.state, pb::ConsentState::Active as i32);
+        let read = get(&app, &jordan, AMELIE, Purpose::Unspecified, &[])
+            .await
+            .expect("within scope");
+        assert_eq!(categories(&read), [Cat::Contact, Cat::Address]);
+        assert!(read.identity.is_none() && read.identifiers.is_empty());
+        let beyond = get(
+            &app,
+            &jordan,
+            AMELIE,
+            Purpose::Unspecified,
+            &["identifiers"],
+        )
+        .await
+        .expect_err("out of scope");
+        assert_error(&beyond, Code::PermissionDenied, "PERMISSION_DENIED", None);
+        let no_consents = grant(
+            &app,
+            &jordan,
+            AMELIE,
+            consent("cic", Purpose::Prefill, &[Cat::Contact]),
+        )
+        .await
+        .expect_err("may not manage consents");
+        assert_error(
+            &no_consents,
+            Code::PermissionDenied,
+            "PERMISSION_DENIED",
+            None,
+        );
+        let log = events(&app, &jordan, AMELIE, 0)
+            .await
+            .expect("a representative reads the log");
+        let reads: Vec<_> = log
+            .events
+            .iter()
+            .filter(|e| e.representative == JORDAN)
+            .collect();
+        assert!(
+            reads.len() >= 3,
+            "every access by the representative names them: {reads:?}"
+        );
+        assert!(reads.iter().all(|e| e.actor == "portals/demo-portal"));
+        assert!(
+            reads
+                .iter()
+                .any(|e| e.outcome == pb::AccessOutcome::Denied as i32)
+        );
+        let mine = client(&app)
+            .list_representatives(req(
+                &jordan,
+                pb::ListRepresentativesRequest {
+                    parent: AMELIE.to_owned(),
+                },
+            ))
+            .await
+            .expect("listed")
+            .into_inner();
+        assert_eq!(mine.representations.len(), 1);
+
+        // Recorded by an agency, on documents: now Jordan may manage Amélie's consents.
+        let by_agency = authorize(
+            &app,
+            &As::Key(ESDC),
+            AMELIE,
+            representation(JORDAN, &[Cat::Contact], true),
+        )
+        .await
+        .expect("recorded");
+        assert_eq!(
+            by_agency.recorded_by,
+            "agencies/esdc-edsc/teams/ei-benefits"
+        );
+        grant(
+            &app,
+            &jordan,
+            AMELIE,
+            consent("cic", Purpose::Prefill, &[Cat::Contact]),
+        )
+        .await
+        .expect("on her behalf");
+
+        for r in [given, by_agency] {
+            client(&app)
+                .revoke_representative(req(&me, pb::RevokeRepresentativeRequest { name: r.name }))
+                .await
+                .expect("revoked");
+        }
+        let after = get(&app, &jordan, AMELIE, Purpose::Unspecified, &[])
+            .await
+            .expect_err("revoked");
+        assert_error(&after, Code::PermissionDenied, "PERMISSION_DENIED", None);
+
+        for (r, field) in [
+            (
+                representation(AMELIE, &[Cat::Contact], false),
+                "representation.representative",
+            ),
+            (
+                representation("citizens/nobody-at-all", &[Cat::Contact], false),
+                "representation.representative",
+            ),
+            (
+                representation(JORDAN, &[], false),
+                "representation.categories",
+            ),
+            (
+                pb::Representation {
+                    kind: 0,
+                    ..representation(JORDAN, &[Cat::Contact], false)
+                },
+                "representation.kind",
+            ),
+        ] {
+            let bad = authorize(&app, &me, AMELIE, r).await.expect_err(field);
+            assert_error(&bad, Code::InvalidArgument, "INVALID_ARGUMENT", Some(field));
+        }
+        let stranger = authorize(
+            &app,
+            &jordan,
+            AMELIE,
+            representation(JORDAN, &[Cat::Contact], true),
+        )
+        .await
+        .expect_err("only she or an agency");
+        assert_error(&stranger, Code::PermissionDenied, "PERMISSION_DENIED", None);
     }
 }

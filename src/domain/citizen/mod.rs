@@ -5,6 +5,7 @@ pub mod address;
 pub mod identifier;
 pub mod matching;
 pub mod record;
+pub mod representation;
 pub mod values;
 
 pub use address::{PostalCode, Province};

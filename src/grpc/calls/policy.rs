@@ -100,6 +100,18 @@ pub const ACCESS: &[(&str, Callers)] = &[
         PORTALS_AND_AUDITORS,
     ),
     (
+        "/singlewindow.v1.CitizenService/AuthorizeRepresentative",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/RevokeRepresentative",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.CitizenService/ListRepresentatives",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
         "/singlewindow.v1.CitizenService/ListChangeNotices",
         AGENCIES,
     ),

@@ -7,6 +7,7 @@ use crate::{
         citizen::{
             IdentifierScheme,
             record::{AccessibilityNeed, AddressKind, Circumstance, Citizen, Language},
+            representation::{Representation, RepresentationKind},
         },
         consent::{Categories, Category, Purpose},
         time::Timestamp,
@@ -184,18 +185,51 @@ pub fn citizen(c: &Citizen, shown: Categories) -> pb::Citizen {
     }
 }
 
-/// A consent as seen at `now`.
-pub fn consent(c: &ConsentRecord, now: Timestamp) -> pb::Consent {
-    let g = &c.grant;
-    let state = if g.revoked_at.is_some() {
+/// The state of a grant-like record at `now`.
+fn state(
+    from: Timestamp,
+    until: Option<Timestamp>,
+    revoked: Option<Timestamp>,
+    now: Timestamp,
+) -> pb::ConsentState {
+    if revoked.is_some() {
         pb::ConsentState::Revoked
-    } else if now < g.valid_from {
+    } else if now < from {
         pb::ConsentState::Pending
-    } else if g.valid_until.is_some_and(|until| now >= until) {
+    } else if until.is_some_and(|until| now >= until) {
         pb::ConsentState::Expired
     } else {
         pb::ConsentState::Active
-    };
+    }
+}
+
+/// A representation as seen at `now`.
+pub fn representation(r: &Representation, now: Timestamp) -> pb::Representation {
+    pb::Representation {
+        name: format!("citizens/{}/representatives/{}", r.citizen_id, r.id),
+        representative: citizen_name(&r.representative_id),
+        kind: match r.kind {
+            RepresentationKind::Parent => pb::RepresentationKind::Parent,
+            RepresentationKind::PowerOfAttorney => pb::RepresentationKind::PowerOfAttorney,
+            RepresentationKind::Executor => pb::RepresentationKind::Executor,
+        } as i32,
+        categories: categories(r.categories),
+        manage_consents: r.manage_consents,
+        valid_from: Some(timestamp(r.valid_from)),
+        valid_until: r.valid_until.map(timestamp),
+        recorded_by: r.recorded_by.clone(),
+        officer: r.officer.clone(),
+        create_time: Some(timestamp(r.created)),
+        revoke_time: r.revoked_at.map(timestamp),
+        revoked_by: r.revoked_by.clone(),
+        state: state(r.valid_from, r.valid_until, r.revoked_at, now) as i32,
+    }
+}
+
+/// A consent as seen at `now`.
+pub fn consent(c: &ConsentRecord, now: Timestamp) -> pb::Consent {
+    let g = &c.grant;
+    let state = state(g.valid_from, g.valid_until, g.revoked_at, now);
     pb::Consent {
         name: format!("citizens/{}/consents/{}", c.citizen_id, c.id),
         grantee: format!("agencies/{}", g.grantee),
@@ -224,6 +258,9 @@ fn action(a: Action) -> pb::AccessAction {
         Action::RevokeConsent => P::RevokeConsent,
         Action::ListConsents => P::ListConsents,
         Action::ListAccessEvents => P::ListAccessEvents,
+        Action::AuthorizeRepresentative => P::AuthorizeRepresentative,
+        Action::RevokeRepresentative => P::RevokeRepresentative,
+        Action::ListRepresentatives => P::ListRepresentatives,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod decode;
 mod encode;
+mod representatives;
 
 use std::sync::Arc;
 
@@ -583,6 +584,27 @@ impl CitizenService for CitizenApi {
             verifier_key: verifier_key(&self.config.log_origin, &key),
             consistency_proof: page.consistency.iter().map(|h| h.to_vec()).collect(),
         }))
+    }
+
+    async fn authorize_representative(
+        &self,
+        request: Request<pb::AuthorizeRepresentativeRequest>,
+    ) -> Reply<pb::Representation> {
+        representatives::authorize(self, request).await
+    }
+
+    async fn revoke_representative(
+        &self,
+        request: Request<pb::RevokeRepresentativeRequest>,
+    ) -> Reply<pb::Representation> {
+        representatives::revoke(self, request).await
+    }
+
+    async fn list_representatives(
+        &self,
+        request: Request<pb::ListRepresentativesRequest>,
+    ) -> Reply<pb::ListRepresentativesResponse> {
+        representatives::list(self, request).await
     }
 
     async fn list_change_notices(
