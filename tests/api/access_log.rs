@@ -137,7 +137,7 @@ async fn every_event_is_proven_in_the_signed_tree_and_the_tree_only_grows() {
 }
 
 /// Runs `sql` on the test database.
-async fn exec(app: &TestApp, backend: Backend, sql: &str) {
+pub async fn exec(app: &TestApp, backend: Backend, sql: &str) {
     match backend {
         Backend::Sqlite => {
             let mut c = sqlx::SqliteConnection::connect(&app.db.url)

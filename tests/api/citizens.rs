@@ -1234,3 +1234,228 @@ async fn a_representative_acts_within_their_scope_and_the_log_names_them() {
         assert_error(&stranger, Code::PermissionDenied, "PERMISSION_DENIED", None);
     }
 }
+
+#[tokio::test]
+async fn concurrent_updates_with_one_etag_let_exactly_one_win_and_leave_other_writes_whole() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let me = amelie(&app);
+        let read = get(&app, &me, AMELIE, Purpose::Unspecified, &[])
+            .await
+            .expect("read");
+        let updates = (0..12).map(|i| {
+            let mut change = read.clone();
+            change.contact.as_mut().expect("contact").email = format!("racer{i}@example.ca");
+            update(&app, &me, change, &["contact.email"])
+        });
+        let creates = (0..12).map(|i| {
+            create(
+                &app,
+                &As::Key(ESDC),
+                new_citizen("Batch", &format!("Mate{i}"), ""),
+                "",
+            )
+        });
+        let (updated, created) = tokio::join!(futures_join_all(updates), futures_join_all(creates));
+        let won: Vec<_> = updated.iter().filter(|r| r.is_ok()).collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "{backend:?}: exactly one update with the etag wins"
+        );
+        for lost in updated.iter().filter_map(|r| r.as_ref().err()) {
+            assert_error(lost, Code::Aborted, "ETAG_MISMATCH", None);
+        }
+        assert!(
+            created.iter().all(Result::is_ok),
+            "{backend:?}: the other callers' writes commit: {created:?}"
+        );
+        let after = get(&app, &me, AMELIE, Purpose::Unspecified, &[])
+            .await
+            .expect("read");
+        assert_eq!(after.etag, "\"v2\"");
+        assert_eq!(
+            Some(&after.contact),
+            won[0].as_ref().map(|c| &c.contact).ok()
+        );
+    }
+}
+
+/// Awaits every future, concurrently, in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.map(Box::pin).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    // Poll all of them together: a simple join over pinned futures.
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for slot in pending.iter_mut() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        out.push(Some(v));
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+#[tokio::test]
+async fn page_tokens_of_citizen_data_are_bound_to_the_caller() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let me = amelie(&app);
+        for purpose in [Purpose::Prefill, Purpose::ServiceDelivery] {
+            grant(
+                &app,
+                &me,
+                AMELIE,
+                consent("esdc-edsc", purpose, &[Cat::Contact]),
+            )
+            .await
+            .expect("granted");
+        }
+        let list = |who: As, token: String| {
+            let mut c = client(&app);
+            async move {
+                c.list_consents(req(
+                    &who,
+                    pb::ListConsentsRequest {
+                        parent: AMELIE.to_owned(),
+                        page_size: 1,
+                        page_token: token,
+                    },
+                ))
+                .await
+                .map(|r| r.into_inner())
+            }
+        };
+        let first = list(me.clone(), String::new()).await.expect("first page");
+        assert_eq!(first.consents.len(), 1);
+        assert!(!first.next_page_token.is_empty());
+        let second = list(me.clone(), first.next_page_token.clone())
+            .await
+            .expect("the same caller continues");
+        assert_eq!(second.consents.len(), 1);
+        assert_ne!(second.consents[0].name, first.consents[0].name);
+        for other in [As::Key(ESDC), jordan(&app)] {
+            let refused = list(other, first.next_page_token.clone())
+                .await
+                .expect_err("another caller");
+            assert_error(&refused, Code::InvalidArgument, "INVALID_PAGE_TOKEN", None);
+        }
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_released_or_written_when_the_access_event_cannot_be_written() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let me = amelie(&app);
+        get(&app, &me, AMELIE, Purpose::Unspecified, &[])
+            .await
+            .expect("a read works");
+        crate::access_log::exec(
+            &app,
+            backend,
+            "ALTER TABLE access_events RENAME TO access_events_gone",
+        )
+        .await;
+        let read = get(&app, &me, AMELIE, Purpose::Unspecified, &[])
+            .await
+            .expect_err("no event, no data");
+        assert!(
+            matches!(read.code(), Code::Internal | Code::Unavailable),
+            "{read:?}"
+        );
+        assert!(
+            !read.message().contains("access_events"),
+            "no driver text: {read:?}"
+        );
+        let made = create(
+            &app,
+            &As::Key(ESDC),
+            new_citizen("Half", "Written", "130 692 544"),
+            "",
+        )
+        .await
+        .expect_err("no event, no record");
+        assert!(matches!(made.code(), Code::Internal | Code::Unavailable));
+        crate::access_log::exec(
+            &app,
+            backend,
+            "ALTER TABLE access_events_gone RENAME TO access_events",
+        )
+        .await;
+        // The failed creation left nothing behind: the same SIN can be used now.
+        create(
+            &app,
+            &As::Key(ESDC),
+            new_citizen("Half", "Written", "130 692 544"),
+            "",
+        )
+        .await
+        .expect("created whole");
+    }
+}
+
+#[tokio::test]
+async fn a_deceased_date_is_itself_a_change_notice_and_the_last_one() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let esdc = As::Key(ESDC);
+        let sam = create(&app, &esdc, new_citizen("Sam", "Lee", ""), "")
+            .await
+            .expect("created");
+        let mut c = consent(
+            "esdc-edsc",
+            Purpose::NotifyOfChanges,
+            &[Cat::Identity, Cat::Contact],
+        );
+        c.channel = pb::Channel::InPerson as i32;
+        grant(&app, &esdc, &sam.name, c)
+            .await
+            .expect("recorded at a counter");
+        let mut m = consent(
+            "esdc-edsc",
+            Purpose::RecordMaintenance,
+            &[Cat::Identity, Cat::Contact],
+        );
+        m.channel = pb::Channel::InPerson as i32;
+        grant(&app, &esdc, &sam.name, m).await.expect("recorded");
+        let mut died = sam.clone();
+        died.identity.as_mut().expect("identity").deceased_date = "2026-11-30".to_owned();
+        let after = update(&app, &esdc, died, &["identity.deceased_date"])
+            .await
+            .expect("recorded");
+        let mut later = after.clone();
+        later.contact.as_mut().expect("contact").email = "estate@example.ca".to_owned();
+        update(&app, &esdc, later, &["contact.email"])
+            .await
+            .expect("updated");
+        let notices = client(&app)
+            .list_change_notices(req(&esdc, pb::ListChangeNoticesRequest::default()))
+            .await
+            .expect("listed")
+            .into_inner();
+        let kinds: Vec<i32> = notices
+            .notices
+            .iter()
+            .filter(|n| n.citizen == sam.name)
+            .map(|n| n.kind)
+            .collect();
+        assert_eq!(kinds, [pb::ChangeKind::Deceased as i32], "{backend:?}");
+    }
+}

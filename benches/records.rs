@@ -1,0 +1,402 @@
+//! Citizen-record benchmark: the real server on loopback, 10,000 citizens created through
+//! `CreateCitizen`, then `GetCitizen` under consent (the consent check and the access event
+//! appended in the same transaction) spread over them, at 16 and 64 concurrent callers. The
+//! baseline runs in the same run against the same database with the same durability: a raw
+//! single-row insert, one commit each (pgbench for PostgreSQL; a one-commit-per-insert loop for
+//! SQLite). Figures are ratios to it: the machine is noisy.
+//!
+//! Run: `cargo bench --bench records` (SQLite), or with `BENCH_DATABASE_URL=postgres://...` naming
+//! a PostgreSQL server with durable settings (fsync and synchronous_commit on) on which the bench
+//! may create a database; `pgbench` must be on the PATH or in /usr/lib/postgresql/*/bin.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use single_window::{
+    config::ServeArgs,
+    proto::v1::{self as pb, citizen_service_client::CitizenServiceClient},
+    secrets::KeyFile,
+    startup::Application,
+    store::{PoolSettings, SchemaStore as _, Store},
+};
+use sqlx::{Connection as _, Executor as _};
+use tonic::{Request, transport::Channel};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+const CITIZENS: usize = 10_000;
+const READS: usize = 12_000;
+const ESDC: &str = "demo-esdc-edsc-ei-benefits-0c6f2b81";
+
+fn authorized<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {ESDC}").parse().expect("metadata"),
+    );
+    request
+}
+
+/// p50 and p99 of `latencies` (microseconds) and calls per second over `elapsed`.
+fn summary(mut latencies: Vec<f64>, elapsed: Duration) -> (f64, f64, f64) {
+    latencies.sort_by(f64::total_cmp);
+    let n = latencies.len();
+    (
+        latencies[n / 2],
+        latencies[(n * 99 / 100).min(n - 1)],
+        n as f64 / elapsed.as_secs_f64(),
+    )
+}
+
+/// Runs `total` calls of `call(i)` over `callers` concurrent tasks.
+async fn drive<F, Fut>(callers: usize, total: usize, call: F) -> (f64, f64, f64)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (call, next) = (call.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        return latencies;
+                    }
+                    let t = Instant::now();
+                    call(i).await;
+                    latencies.push(t.elapsed().as_secs_f64() * 1e6);
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(total);
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    summary(all, started.elapsed())
+}
+
+fn citizen(i: usize) -> pb::Citizen {
+    pb::Citizen {
+        identity: Some(pb::Identity {
+            given_name: format!("Bench{i}"),
+            family_name: "Citizen".to_owned(),
+            date_of_birth: "1980-01-01".to_owned(),
+            ..Default::default()
+        }),
+        contact: Some(pb::Contact {
+            email: format!("bench{i}@example.ca"),
+            phone: "613-555-0100".to_owned(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The PostgreSQL database of this run: created on the bench server, dropped at the end.
+struct PgDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create(server: &str) -> Self {
+        let name = format!("sw_bench_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(server).await.expect("connect");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name}"
+            )))
+            .await
+            .expect("drop");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create");
+        let (base, _) = server.rsplit_once('/').expect("a database URL");
+        Self {
+            server: server.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    async fn drop_it(self) {
+        let mut admin = sqlx::PgConnection::connect(&self.server)
+            .await
+            .expect("connect");
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .await;
+    }
+}
+
+fn pgbench() -> PathBuf {
+    let found = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|dirs| {
+            dirs.filter_map(Result::ok)
+                .map(|d| d.path().join("bin/pgbench"))
+                .find(|p| p.exists())
+        });
+    found.unwrap_or_else(|| PathBuf::from("pgbench"))
+}
+
+/// pgbench with one single-row insert per transaction at `clients` clients: transactions/s.
+async fn pgbench_inserts(url: &str, clients: usize) -> f64 {
+    let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+    c.execute(
+        "CREATE TABLE IF NOT EXISTS bench_insert (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL)",
+    )
+    .await
+    .expect("table");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("insert.sql");
+    std::fs::write(
+        &script,
+        "INSERT INTO bench_insert (payload) VALUES ('bench citizen payload of some length');\n",
+    )
+    .expect("script");
+    let out = std::process::Command::new(pgbench())
+        .args(["-n", "-j", "2", "-T", "8", "-c"])
+        .arg(clients.to_string())
+        .arg("-f")
+        .arg(&script)
+        .arg(url)
+        .output()
+        .expect("run pgbench");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("tps = ")
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench said: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// A loop of single-row inserts into a SQLite file beside `beside`, each its own durable
+/// commit (WAL, synchronous=FULL, as the service): inserts/s.
+async fn sqlite_inserts(beside: &Path) -> f64 {
+    let path = beside.join("baseline.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+    let mut c = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("connect");
+    c.execute("CREATE TABLE bench_insert (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+        .await
+        .expect("table");
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(8) {
+        sqlx::query("INSERT INTO bench_insert (payload) VALUES ($1)")
+            .bind("bench citizen payload of some length")
+            .execute(&mut c)
+            .await
+            .expect("insert");
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn wait_until_serving(addr: SocketAddr) {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect_lazy();
+    let mut health = HealthClient::new(channel);
+    loop {
+        let status = health
+            .check(HealthCheckRequest {
+                service: "singlewindow.v1.CitizenService".to_owned(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if matches!(status, Ok(1)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pg = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(server) => Some(PgDatabase::create(&server).await),
+        Err(_) => None,
+    };
+    let url = match &pg {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
+    let keys = dir.path().join("keys.json");
+    KeyFile::generate("bench-1").write(&keys).expect("key file");
+    if pg.is_some() {
+        let store = Store::connect(&url, &PoolSettings::default())
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        store.close().await;
+    }
+    let mut args = ServeArgs::defaults_for(&url);
+    args.database.keys_file = Some(keys);
+    args.database.database_max_connections = 16;
+    let app = Application::build(args).await.expect("bind");
+    let addr = app.local_addr();
+    let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    wait_until_serving(addr).await;
+    let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    println!("records benchmark on {backend}, {CITIZENS} citizens");
+
+    // Several connections, as many clients would use.
+    let clients: Vec<CitizenServiceClient<Channel>> = (0..8)
+        .map(|_| {
+            CitizenServiceClient::new(
+                Channel::from_shared(format!("http://{addr}"))
+                    .expect("endpoint")
+                    .connect_lazy(),
+            )
+        })
+        .collect();
+    let clients = Arc::new(clients);
+    let names = Arc::new(std::sync::Mutex::new(vec![String::new(); CITIZENS]));
+
+    let mut rows = Vec::new();
+    for (callers, range) in [(16, 0..CITIZENS / 2), (64, CITIZENS / 2..CITIZENS)] {
+        let (clients, names) = (clients.clone(), names.clone());
+        let start = range.start;
+        let figures = drive(callers, range.len(), move |i| {
+            let mut client = clients[i % clients.len()].clone();
+            let names = names.clone();
+            async move {
+                let i = start + i;
+                let request = pb::CreateCitizenRequest {
+                    citizen: Some(citizen(i)),
+                    request_id: format!("bench-create-{i}"),
+                };
+                let created = client
+                    .create_citizen(authorized(request))
+                    .await
+                    .expect("CreateCitizen")
+                    .into_inner();
+                names.lock().expect("names")[i] = created.name;
+            }
+        })
+        .await;
+        rows.push((format!("CreateCitizen, {callers} callers"), figures));
+    }
+
+    // Each citizen gives ESDC, at a counter, consent to its identity and contact for delivery.
+    let names: Arc<Vec<String>> = Arc::new(names.lock().expect("names").clone());
+    {
+        let (clients, names) = (clients.clone(), names.clone());
+        drive(64, CITIZENS, move |i| {
+            let mut client = clients[i % clients.len()].clone();
+            let parent = names[i].clone();
+            async move {
+                let request = pb::GrantConsentRequest {
+                    parent,
+                    consent: Some(pb::Consent {
+                        grantee: "agencies/esdc-edsc".to_owned(),
+                        purpose: pb::ConsentPurpose::ServiceDelivery as i32,
+                        categories: vec![
+                            pb::ConsentCategory::Identity as i32,
+                            pb::ConsentCategory::Contact as i32,
+                        ],
+                        channel: pb::Channel::InPerson as i32,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                };
+                client
+                    .grant_consent(authorized(request))
+                    .await
+                    .expect("GrantConsent");
+            }
+        })
+        .await;
+    }
+    for callers in [16, 64] {
+        let (clients, names) = (clients.clone(), names.clone());
+        let figures = drive(callers, READS, move |i| {
+            let mut client = clients[i % clients.len()].clone();
+            // Spread over every citizen, in an order unrelated to creation.
+            let name = names[(i * 7919) % names.len()].clone();
+            async move {
+                let request = pb::GetCitizenRequest {
+                    name,
+                    purpose: pb::ConsentPurpose::ServiceDelivery as i32,
+                    read_mask: None,
+                };
+                let citizen = client
+                    .get_citizen(authorized(request))
+                    .await
+                    .expect("GetCitizen")
+                    .into_inner();
+                assert_eq!(citizen.categories.len(), 2);
+            }
+        })
+        .await;
+        rows.push((
+            format!("GetCitizen under consent, {callers} callers"),
+            figures,
+        ));
+    }
+    server.abort();
+    let _ = server.await;
+
+    println!("\n| what | p50 | p99 | calls/s |\n|---|---|---|---|");
+    for (what, (p50, p99, rate)) in &rows {
+        println!(
+            "| {what} | {:.2} ms | {:.2} ms | {rate:.0} |",
+            p50 / 1000.0,
+            p99 / 1000.0
+        );
+    }
+    println!("\nbaseline (same database, same durability, one commit per single-row insert):");
+    match &pg {
+        Some(db) => {
+            for clients in [16, 64] {
+                let tps = pgbench_inserts(&db.url, clients).await;
+                println!("| pgbench insert, {clients} clients | {tps:.0} tx/s |");
+                for (what, (_, _, rate)) in &rows {
+                    if what.ends_with(&format!(" {clients} callers")) {
+                        println!("|   {what} / baseline | {:.2} |", rate / tps);
+                    }
+                }
+            }
+        }
+        None => {
+            let rate = sqlite_inserts(dir.path()).await;
+            println!("| SQLite one-commit-per-insert loop | {rate:.0} inserts/s |");
+            for (what, (_, _, r)) in &rows {
+                println!("|   {what} / baseline | {:.2} |", r / rate);
+            }
+        }
+    }
+    if let Some(db) = pg {
+        db.drop_it().await;
+    }
+}
