@@ -11,9 +11,11 @@ use crate::domain::{
     threshold::{DurationUnit, Threshold},
 };
 
+mod citizens;
 mod idempotency;
 mod transactions;
 
+pub use citizens::*;
 pub use idempotency::*;
 pub use transactions::*;
 
@@ -36,6 +38,11 @@ pub const CHECKS: &[&str] = &[
     "a_failing_unit_undoes_only_its_own_work",
     "a_retried_request_id_replays_and_a_reused_one_is_refused",
     "concurrent_first_calls_with_one_request_id_apply_once",
+    "a_record_round_trips_with_identifiers_sealed_to_their_row",
+    "a_stale_version_saves_nothing_and_identifiers_are_unique",
+    "consents_round_trip_and_revocations_are_kept",
+    "access_events_are_numbered_and_enter_the_tree_in_order",
+    "notices_get_positions_in_order_and_only_their_agency_reads_them",
 ];
 
 fn text(en: &str) -> Text {
