@@ -413,6 +413,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SINGLE_WINDOW_LOG_SEQUENCE_INTERVAL", default_value = "500ms", value_parser = parse_positive_duration)]
     pub log_sequence_interval: Duration,
 
+    /// How long the answers of writes with a `request_id` are kept for retries (AIP-155); a retry
+    /// after that is a new request.
+    #[arg(long, env = "SINGLE_WINDOW_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = parse_positive_duration)]
+    pub idempotency_retention: Duration,
+
+    /// How long change notices are kept; a reader resuming from an older position gets
+    /// FAILED_PRECONDITION with the oldest one.
+    #[arg(long, env = "SINGLE_WINDOW_NOTICE_RETENTION", default_value = "720h", value_parser = parse_positive_duration)]
+    pub notice_retention: Duration,
+
     #[command(flatten)]
     pub limits: Limits,
 }

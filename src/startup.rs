@@ -24,6 +24,7 @@ use crate::{
     catalog::{Catalogue, import},
     clock::{SharedClock, SystemClock},
     config::ServeArgs,
+    domain::time::Timestamp,
     grpc::{
         calls::{CallSettings, CallStackLayer, Policies},
         catalog::CatalogApi,
@@ -42,6 +43,7 @@ use crate::{
     secrets::Secrets,
     store::{
         Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, StoreError,
+        idempotency_sql, notice_sql,
     },
     transport::{self, TransportSettings},
 };
@@ -177,6 +179,10 @@ impl Application {
         tracing::info!(?stopped, "stopped");
         outcome.map(|()| stopped)
     }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// How a server stopped.
@@ -450,7 +456,7 @@ async fn prepare_and_watch(
     set_health(&health, ServingStatus::Serving).await;
     tracing::info!("serving");
     let mut sequencer_stop = stop.clone();
-    let sequencer = sequence_logs(&store, &records, args.log_sequence_interval, async move {
+    let sequencer = sequence_logs(&store, &records, &args, async move {
         let _ = sequencer_stop.changed().await;
     });
     let watch = catalogue.watch(&store, args.catalog_poll_interval, async move {
@@ -461,18 +467,22 @@ async fn prepare_and_watch(
 }
 
 /// Every `interval` until `stop`: adds committed access events to the log's tree (signing a
-/// checkpoint when it grew) and gives committed change notices their positions.
+/// checkpoint when it grew) and gives committed change notices their positions; about once a
+/// minute, forgets idempotent answers and change notices past their retention.
 async fn sequence_logs(
     store: &Store,
     records: &RecordsConfig,
-    interval: Duration,
+    args: &ServeArgs,
     stop: impl Future<Output = ()>,
 ) {
     let key = Arc::new(records.secrets.log_signing_key.clone());
+    let interval = args.log_sequence_interval;
+    let housekeeping_every =
+        (Duration::from_secs(60).as_millis() / interval.as_millis().max(1)).max(1);
     let run = async {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        for tick in 0u128.. {
             ticks.tick().await;
             let input = records::log::Sequence {
                 key: key.clone(),
@@ -491,6 +501,37 @@ async fn sequence_logs(
                 .await;
             if let Err(error) = sequenced.map(drop).and(positioned.map(drop)) {
                 tracing::warn!(error = %error, "sequencing the access log failed; retrying");
+            }
+            if tick % housekeeping_every == 0 {
+                let now = store.clock().now();
+                let cutoffs = (
+                    Timestamp::from_unix_millis(
+                        now.unix_millis()
+                            .saturating_sub(millis(args.idempotency_retention)),
+                    ),
+                    Timestamp::from_unix_millis(
+                        now.unix_millis()
+                            .saturating_sub(millis(args.notice_retention)),
+                    ),
+                );
+                let forgotten = store
+                    .write(cutoffs, |tx, (answers, notices)| {
+                        Box::pin(async move {
+                            let a = idempotency_sql::forget_before(tx, *answers).await?;
+                            let n = notice_sql::forget_before(tx, *notices).await?;
+                            Ok((a, n))
+                        })
+                    })
+                    .await;
+                match forgotten {
+                    Ok((0, 0)) => {}
+                    Ok((answers, notices)) => {
+                        tracing::info!(answers, notices, "forgot what is past its retention")
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "housekeeping failed; retrying later")
+                    }
+                }
             }
         }
     };

@@ -156,4 +156,11 @@ CREATE TABLE change_notices (
 );
 
 CREATE INDEX change_notices_by_agency ON change_notices (agency, position);
+
+-- The last position each sequencer gave, so that positions never go back, even after every
+-- notice was forgotten.
+CREATE TABLE sequencer_state (
+    name      TEXT    PRIMARY KEY,
+    position  BIGINT  NOT NULL
+);
 CREATE INDEX change_notices_unsequenced ON change_notices (at_unix_ms) WHERE position IS NULL;

@@ -34,17 +34,23 @@ pub async fn insert(tx: &mut Tx, notice: &Notice) -> StoreResult<()> {
     Ok(())
 }
 
-/// Positions the oldest unpositioned notices (at most `limit`) after the highest position given;
-/// how many.
+/// Positions the oldest unpositioned notices (at most `limit`) after the last position ever given
+/// (kept apart from the notices, which retention deletes); how many.
 pub async fn sequence(tx: &mut Tx, limit: i64) -> StoreResult<u64> {
     tx.lock(Lock::ChangeNoticeSequencer).await?;
     let done = on_conn!(tx, conn, DB => {
-        let (top,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(position), 0) FROM change_notices").fetch_one(&mut *conn).await?;
+        let top: Option<(i64,)> = sqlx::query_as("SELECT position FROM sequencer_state WHERE name = 'change_notices'").fetch_optional(&mut *conn).await?;
+        let top = top.map_or(0, |(p,)| p);
         let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM change_notices WHERE position IS NULL ORDER BY at_unix_ms, id LIMIT $1")
             .bind(limit).fetch_all(&mut *conn).await?;
         for (offset, (id,)) in ids.iter().enumerate() {
             sqlx::query("UPDATE change_notices SET position = $2 WHERE id = $1")
                 .bind(id).bind(top + 1 + offset as i64).execute(&mut *conn).await?;
+        }
+        if !ids.is_empty() {
+            sqlx::query("INSERT INTO sequencer_state (name, position) VALUES ('change_notices', $1) \
+                         ON CONFLICT (name) DO UPDATE SET position = excluded.position")
+                .bind(top + ids.len() as i64).execute(&mut *conn).await?;
         }
         ids.len() as u64
     });

@@ -838,6 +838,24 @@ async fn a_contact_change_notifies_the_agencies_that_asked_and_only_them() {
             notices(ESDC, 0).await.expect("listed").notices.is_empty(),
             "no consent, no notice"
         );
+        // Past retention: resuming from a forgotten position is refused, naming the oldest.
+        let mut again = get(&app, &me, AMELIE, Purpose::Unspecified, &[])
+            .await
+            .expect("read");
+        again.contact.as_mut().expect("contact").email = "third@example.ca".to_owned();
+        update(&app, &me, again, &["contact"])
+            .await
+            .expect("updated");
+        let first = cra.notices[0].position;
+        let forget = format!(
+            "DELETE FROM change_notices WHERE position <= {}",
+            cra.next_position
+        );
+        crate::access_log::exec(&app, backend, &forget).await;
+        let gone = notices(CRA, first).await.expect_err("forgotten");
+        assert_error(&gone, Code::FailedPrecondition, "FAILED_PRECONDITION", None);
+        let fresh = notices(CRA, 0).await.expect("from the oldest retained");
+        assert_eq!(fresh.notices.len(), 1);
     }
 }
 

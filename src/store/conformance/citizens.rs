@@ -283,7 +283,8 @@ pub async fn access_events_are_numbered_and_enter_the_tree_in_order(store: &Stor
     assert_eq!(again, 5, "nothing sequenced twice");
 }
 
-/// Notices get positions after commit, in order, and an agency reads only its own.
+/// Notices get positions after commit, in order, never reused after retention forgot them, and
+/// an agency reads only its own.
 pub async fn notices_get_positions_in_order_and_only_their_agency_reads_them(store: &Store) {
     store.migrate().await.expect("migrate");
     for (id, agency) in [("n1", "cra-arc"), ("n2", "cic"), ("n3", "cra-arc")] {
@@ -322,4 +323,33 @@ pub async fn notices_get_positions_in_order_and_only_their_agency_reads_them(sto
     let last = cra[1].position.expect("a position");
     assert!(read("cra-arc", last).await.expect("read").is_empty());
     assert_eq!(read("cic", 0).await.expect("read").len(), 1);
+    // Retention forgets every notice; positions still never go back.
+    let forgotten = store
+        .write((), |tx, ()| Box::pin(notice_sql::forget_before(tx, at(2))))
+        .await
+        .expect("forget");
+    assert_eq!(forgotten, 3);
+    let later = Notice {
+        id: "n4".to_owned(),
+        agency: "cra-arc".to_owned(),
+        citizen_id: "a".to_owned(),
+        kind: ChangeKind::Contact,
+        at: at(3),
+        position: None,
+    };
+    store
+        .write(later, |tx, n| Box::pin(notice_sql::insert(tx, n)))
+        .await
+        .expect("insert");
+    store
+        .write((), |tx, ()| Box::pin(notice_sql::sequence(tx, 10)))
+        .await
+        .expect("sequence");
+    let after = read("cra-arc", last).await.expect("read");
+    assert_eq!(
+        after.len(),
+        1,
+        "a reader resuming after {last} sees the new notice"
+    );
+    assert!(after[0].position.expect("a position") > last);
 }
