@@ -70,6 +70,16 @@ CREATE TABLE identity_links (
 
 CREATE INDEX identity_links_by_citizen ON identity_links (citizen_id);
 
+-- One-time codes with which a citizen claims, through a portal, a record an agency created. Only
+-- the code's SHA-256 is kept.
+CREATE TABLE identity_claims (
+    code_sha256         BYTEA   PRIMARY KEY,
+    citizen_id          TEXT    NOT NULL REFERENCES citizens (id),
+    issued_by           TEXT    NOT NULL,
+    expires_at_unix_ms  BIGINT  NOT NULL,
+    claimed_at_unix_ms  BIGINT
+);
+
 CREATE TABLE consents (
     citizen_id          TEXT    NOT NULL REFERENCES citizens (id),
     id                  TEXT    NOT NULL,

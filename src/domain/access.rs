@@ -21,6 +21,8 @@ coded_enum! {
         AuthorizeRepresentative => "authorize-representative",
         RevokeRepresentative => "revoke-representative",
         ListRepresentatives => "list-representatives",
+        IssueClaimCode => "issue-claim-code",
+        ClaimCitizen => "claim-citizen",
     }
 }
 

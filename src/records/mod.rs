@@ -7,6 +7,7 @@
 //! audit trail; the caller gets the same PERMISSION_DENIED either way.
 
 pub mod citizens;
+pub mod claims;
 pub mod consents;
 pub mod demo;
 pub mod log;

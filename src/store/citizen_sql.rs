@@ -478,3 +478,47 @@ pub async fn key_ids(tx: &mut Tx) -> StoreResult<Vec<(String,)>> {
         sqlx::query_as("SELECT key_id FROM citizen_identifiers ORDER BY citizen_id, scheme").fetch_all(conn).await?
     }))
 }
+
+/// Keeps a claim code (by its SHA-256) for citizen `citizen_id` until `expires`.
+pub async fn insert_claim(
+    tx: &mut Tx,
+    code_sha256: &[u8; 32],
+    citizen_id: &str,
+    issued_by: &str,
+    expires: Timestamp,
+) -> StoreResult<()> {
+    on_conn!(tx, conn, DB => {
+        sqlx::query("INSERT INTO identity_claims (code_sha256, citizen_id, issued_by, expires_at_unix_ms, claimed_at_unix_ms) VALUES ($1, $2, $3, $4, NULL)")
+            .bind(code_sha256.as_slice()).bind(citizen_id).bind(issued_by).bind(expires.unix_millis())
+            .execute(conn).await?;
+    });
+    Ok(())
+}
+
+/// Uses the claim code with SHA-256 `code_sha256` at `now`: the citizen it names, if it is
+/// unused and unexpired (it is then used).
+pub async fn use_claim(
+    tx: &mut Tx,
+    code_sha256: &[u8; 32],
+    now: Timestamp,
+) -> StoreResult<Option<String>> {
+    let row: Option<(String,)> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(
+            "UPDATE identity_claims SET claimed_at_unix_ms = $2 \
+             WHERE code_sha256 = $1 AND claimed_at_unix_ms IS NULL AND expires_at_unix_ms > $2 \
+             RETURNING citizen_id",
+        )
+        .bind(code_sha256.as_slice()).bind(now.unix_millis())
+        .fetch_optional(conn).await?
+    });
+    Ok(row.map(|(id,)| id))
+}
+
+/// Whether any identity is linked to citizen `citizen_id`.
+pub async fn is_linked(tx: &mut Tx, citizen_id: &str) -> StoreResult<bool> {
+    let row: Option<(String,)> = on_conn!(tx, conn, DB => {
+        sqlx::query_as("SELECT subject FROM identity_links WHERE citizen_id = $1 LIMIT 1")
+            .bind(citizen_id).fetch_optional(conn).await?
+    });
+    Ok(row.is_some())
+}

@@ -81,10 +81,14 @@ enum Rpc {
     ListConsents,
     ListEvents,
     ListRepresentatives,
+    Authorize,
+    RevokeRepresentative,
+    IssueClaimCode,
+    Claim,
     ListNotices,
 }
 
-const RPCS: [Rpc; 10] = [
+const RPCS: [Rpc; 14] = [
     Rpc::Get,
     Rpc::Update,
     Rpc::Find,
@@ -94,6 +98,10 @@ const RPCS: [Rpc; 10] = [
     Rpc::ListConsents,
     Rpc::ListEvents,
     Rpc::ListRepresentatives,
+    Rpc::Authorize,
+    Rpc::RevokeRepresentative,
+    Rpc::IssueClaimCode,
+    Rpc::Claim,
     Rpc::ListNotices,
 ];
 
@@ -102,7 +110,8 @@ fn oracle(rpc: Rpc, who: Who, own: bool, exists: bool, state: ConsentState) -> O
     use Who::*;
     let denied = Some(Code::PermissionDenied);
     let policy = match rpc {
-        Rpc::Find | Rpc::ListNotices => &[GrantedAgency, OtherAgency][..],
+        Rpc::Find | Rpc::ListNotices | Rpc::IssueClaimCode => &[GrantedAgency, OtherAgency][..],
+        Rpc::Claim => &[PortalOwn, PortalOther, PortalWithoutToken, Representative][..],
         Rpc::ListEvents => &[
             PortalOwn,
             PortalOther,
@@ -131,6 +140,16 @@ fn oracle(rpc: Rpc, who: Who, own: bool, exists: bool, state: ConsentState) -> O
     let target = own && exists; // Amélie herself
     match (rpc, who) {
         (Rpc::Find | Rpc::ListNotices, _) => None,
+        // Every portal of the matrix is linked to a record already.
+        (Rpc::Claim, _) => Some(Code::AlreadyExists),
+        // Amélie's record is claimed; the other record is not; the ghost is nobody.
+        (Rpc::IssueClaimCode, _) if target => Some(Code::FailedPrecondition),
+        (Rpc::IssueClaimCode, _) if exists => None,
+        // Permission first; then the named representative does not exist.
+        (Rpc::Authorize, GrantedAgency | OtherAgency) if exists => Some(Code::InvalidArgument),
+        (Rpc::Authorize, PortalOwn) if target => Some(Code::InvalidArgument),
+        // No such representation: the same denial for everyone.
+        (Rpc::RevokeRepresentative, _) => denied,
         // A portal whose citizen already has a record cannot create another.
         (Rpc::Create, PortalOwn | PortalOther | Representative) => Some(Code::AlreadyExists),
         // The representative may read Amélie's identity and her log, nothing else.
@@ -235,6 +254,45 @@ async fn call(app: &TestApp, who: &As, rpc: Rpc, citizen: &str) -> Result<Vec<i3
                 who,
                 pb::ListRepresentativesRequest {
                     parent: citizen.to_owned(),
+                },
+            ))
+            .await
+            .map(|_| Vec::new()),
+        Rpc::Authorize => crate::citizens::authorize(
+            app,
+            who,
+            citizen,
+            crate::citizens::representation(
+                "citizens/ghost-representative",
+                &[Cat::Contact],
+                false,
+            ),
+        )
+        .await
+        .map(|_| Vec::new()),
+        Rpc::RevokeRepresentative => c
+            .revoke_representative(req(
+                who,
+                pb::RevokeRepresentativeRequest {
+                    name: format!("{citizen}/representatives/nope"),
+                },
+            ))
+            .await
+            .map(|_| Vec::new()),
+        Rpc::IssueClaimCode => c
+            .issue_claim_code(req(
+                who,
+                pb::IssueClaimCodeRequest {
+                    name: citizen.to_owned(),
+                },
+            ))
+            .await
+            .map(|_| Vec::new()),
+        Rpc::Claim => c
+            .claim_citizen(req(
+                who,
+                pb::ClaimCitizenRequest {
+                    code: "WRONG-CODE".to_owned(),
                 },
             ))
             .await

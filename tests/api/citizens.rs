@@ -1477,3 +1477,78 @@ async fn a_deceased_date_is_itself_a_change_notice_and_the_last_one() {
         assert_eq!(kinds, [pb::ChangeKind::Deceased as i32], "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn a_citizen_claims_a_record_an_agency_created_once_with_its_code() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let esdc = As::Key(ESDC);
+        let record = create(&app, &esdc, new_citizen("Claim", "Me", ""), "")
+            .await
+            .expect("created");
+        let issued = client(&app)
+            .issue_claim_code(req(
+                &esdc,
+                pb::IssueClaimCodeRequest {
+                    name: record.name.clone(),
+                },
+            ))
+            .await
+            .expect("issued")
+            .into_inner();
+        assert_eq!(issued.code.len(), 23, "{}", issued.code);
+        let claim = |who: As, code: String| {
+            let mut c = client(&app);
+            async move {
+                c.claim_citizen(req(&who, pb::ClaimCitizenRequest { code }))
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        };
+        let newcomer = portal_for(&app, "claim.me");
+        let wrong = claim(newcomer.clone(), "AAAAA-BBBBB-CCCCC-DDDDD".to_owned())
+            .await
+            .expect_err("a wrong code");
+        assert_error(&wrong, Code::PermissionDenied, "PERMISSION_DENIED", None);
+        let linked = claim(amelie(&app), issued.code.clone())
+            .await
+            .expect_err("a token linked already");
+        assert_error(&linked, Code::AlreadyExists, "ALREADY_EXISTS", None);
+        let mine = claim(newcomer.clone(), issued.code.to_lowercase())
+            .await
+            .expect("claimed");
+        assert_eq!(mine.name, record.name);
+        get(&app, &newcomer, &record.name, Purpose::Unspecified, &[])
+            .await
+            .expect("now hers");
+        let again = claim(portal_for(&app, "someone.else"), issued.code.clone())
+            .await
+            .expect_err("used");
+        assert_eq!(
+            seen(&again),
+            seen(&wrong),
+            "a used code and a wrong code look the same"
+        );
+        let reissue = client(&app)
+            .issue_claim_code(req(
+                &esdc,
+                pb::IssueClaimCodeRequest {
+                    name: record.name.clone(),
+                },
+            ))
+            .await
+            .expect_err("already claimed");
+        assert_error(
+            &reissue,
+            Code::FailedPrecondition,
+            "FAILED_PRECONDITION",
+            None,
+        );
+        let events = events(&app, &newcomer, &record.name, 0)
+            .await
+            .expect("her log");
+        let actions: Vec<i32> = events.events.iter().map(|e| e.action).collect();
+        assert!(actions.contains(&(pb::AccessAction::IssueClaimCode as i32)));
+        assert!(actions.contains(&(pb::AccessAction::ClaimCitizen as i32)));
+    }
+}

@@ -29,6 +29,7 @@ impl Callers {
 }
 
 const AGENCIES: Callers = Callers::only(&[PrincipalKind::Agency]);
+const PORTALS: Callers = Callers::only(&[PrincipalKind::Portal]);
 const AGENCIES_AND_PORTALS: Callers =
     Callers::only(&[PrincipalKind::Agency, PrincipalKind::Portal]);
 const PORTALS_AND_AUDITORS: Callers =
@@ -99,6 +100,8 @@ pub const ACCESS: &[(&str, Callers)] = &[
         "/singlewindow.v1.CitizenService/ListAccessEvents",
         PORTALS_AND_AUDITORS,
     ),
+    ("/singlewindow.v1.CitizenService/IssueClaimCode", AGENCIES),
+    ("/singlewindow.v1.CitizenService/ClaimCitizen", PORTALS),
     (
         "/singlewindow.v1.CitizenService/AuthorizeRepresentative",
         AGENCIES_AND_PORTALS,

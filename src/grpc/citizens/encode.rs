@@ -261,6 +261,8 @@ fn action(a: Action) -> pb::AccessAction {
         Action::AuthorizeRepresentative => P::AuthorizeRepresentative,
         Action::RevokeRepresentative => P::RevokeRepresentative,
         Action::ListRepresentatives => P::ListRepresentatives,
+        Action::IssueClaimCode => P::IssueClaimCode,
+        Action::ClaimCitizen => P::ClaimCitizen,
     }
 }
 

@@ -38,6 +38,7 @@ use crate::{
     records::{
         Caller, RecordsConfig,
         citizens::{self, Created},
+        claims,
         consents::{self, Granted},
         log, new_id, notices,
     },
@@ -272,6 +273,63 @@ impl CitizenService for CitizenApi {
             .await;
         let (citizen, shown) = answer(outcome)?;
         Ok(Response::new(encode::citizen(&citizen, shown)))
+    }
+
+    async fn issue_claim_code(
+        &self,
+        request: Request<pb::IssueClaimCodeRequest>,
+    ) -> Reply<pb::IssueClaimCodeResponse> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let citizen_id = v.name("name", &req.name, CITIZENS);
+        v.finish()?;
+        let now = self.now();
+        let code = claims::new_code();
+        let expires = now.plus(std::time::Duration::from_secs(30 * 86_400));
+        let input = claims::Issue {
+            caller,
+            citizen_id,
+            code_sha256: claims::code_hash(&code),
+            now,
+            expires,
+        };
+        let outcome = self
+            .store
+            .write(input, |tx, input| Box::pin(claims::issue(tx, input)))
+            .await;
+        answer(outcome)?;
+        Ok(Response::new(pb::IssueClaimCodeResponse {
+            code,
+            expire_time: Some(encode::timestamp(expires)),
+        }))
+    }
+
+    async fn claim_citizen(&self, request: Request<pb::ClaimCitizenRequest>) -> Reply<pb::Citizen> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        if req.code.trim().is_empty() || req.code.len() > 64 {
+            v.add(
+                "code",
+                "is required: the claim code the agency gave the citizen",
+            );
+        }
+        v.finish()?;
+        let input = claims::Claim {
+            caller,
+            keys: self.keys(),
+            code_sha256: claims::code_hash(&req.code.to_ascii_uppercase()),
+            now: self.now(),
+        };
+        let outcome = self
+            .store
+            .write(input, |tx, input| Box::pin(claims::claim(tx, input)))
+            .await;
+        Ok(Response::new(encode::citizen(
+            &answer(outcome)?,
+            Categories::all(),
+        )))
     }
 
     async fn find_citizen(
