@@ -42,8 +42,8 @@ use crate::{
     records::{self, RecordsConfig},
     secrets::Secrets,
     store::{
-        Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, StoreError,
-        idempotency_sql, notice_sql,
+        Backend, CatalogStore as _, ImportMode, Lock, SchemaStatus, SchemaStore as _, Store,
+        StoreError, idempotency_sql, notice_sql,
     },
     transport::{self, TransportSettings},
 };
@@ -490,12 +490,12 @@ async fn sequence_logs(
                 now: store.clock().now(),
             };
             let sequenced = store
-                .write(input, |tx, input| {
+                .write_locked(Lock::AccessLogSequencer, input, |tx, input| {
                     Box::pin(records::log::sequence(tx, input))
                 })
                 .await;
             let positioned = store
-                .write((), |tx, input| {
+                .write_locked(Lock::ChangeNoticeSequencer, (), |tx, input| {
                     Box::pin(records::notices::sequence(tx, input))
                 })
                 .await;

@@ -104,11 +104,13 @@ CREATE TABLE consents (
 
 CREATE INDEX consents_by_grantee ON consents (citizen_id, grantee, purpose);
 
--- Every access to a citizen's data, allowed or denied. `number` counts the citizen's events from 1;
--- `leaf_index` is the event's place in the log's Merkle tree, set when the sequencer adds it.
+-- Every access to a citizen's data, allowed or denied, written by the call it records. The
+-- sequencer later numbers each citizen's events 1, 2, 3... (`number`) and gives each its place in
+-- the log's Merkle tree (`leaf_index`), in one order, after they committed.
 CREATE TABLE access_events (
+    id              TEXT    PRIMARY KEY,
     citizen_id      TEXT    NOT NULL,
-    number          BIGINT  NOT NULL,
+    number          BIGINT,
     leaf_index      BIGINT  UNIQUE,
     actor           TEXT    NOT NULL,
     officer         TEXT    NOT NULL,
@@ -119,7 +121,7 @@ CREATE TABLE access_events (
     outcome         TEXT    NOT NULL,
     at_unix_ms      BIGINT  NOT NULL,
     request_id      TEXT    NOT NULL,
-    PRIMARY KEY (citizen_id, number)
+    UNIQUE (citizen_id, number)
 );
 
 CREATE INDEX access_events_unsequenced ON access_events (at_unix_ms) WHERE leaf_index IS NULL;

@@ -80,6 +80,7 @@ impl ExportedEvent {
     /// The event these fields describe, if they are well-formed.
     fn event(&self) -> Option<AccessEvent> {
         Some(AccessEvent {
+            id: String::new(),
             citizen_id: self.citizen.strip_prefix("citizens/")?.to_owned(),
             number: self.number,
             leaf_index: self.leaf_index,

@@ -45,8 +45,11 @@ pub struct Actor {
 /// One access to a citizen's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessEvent {
+    /// A random id, from the call that wrote it.
+    pub id: String,
     pub citizen_id: String,
-    /// The citizen's events are numbered 1, 2, 3... in the order they committed.
+    /// The citizen's events are numbered 1, 2, 3... by the sequencer, in the order it adds them
+    /// to the log; 0 until then.
     pub number: i64,
     /// Its place in the log's tree, once sequenced.
     pub leaf_index: Option<i64>,
@@ -101,6 +104,7 @@ mod tests {
     #[test]
     fn a_leaf_names_every_field_in_a_fixed_order() {
         let event = AccessEvent {
+            id: "e1".to_owned(),
             citizen_id: "c1".to_owned(),
             number: 3,
             leaf_index: Some(9),

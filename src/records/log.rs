@@ -208,7 +208,11 @@ pub async fn export(
         now: store.clock().now(),
     };
     store
-        .write(input, |tx, input| Box::pin(sequence(tx, input)))
+        .write_locked(
+            crate::store::Lock::AccessLogSequencer,
+            input,
+            |tx, input| Box::pin(sequence(tx, input)),
+        )
         .await?;
     let (events, leaves, checkpoint) = store
         .read(citizen_id.clone(), |tx, id| Box::pin(export_data(tx, id)))

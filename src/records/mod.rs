@@ -185,6 +185,7 @@ pub async fn record(tx: &mut Tx, access: Access<'_>, exists: bool) -> StoreResul
     }
     if exists {
         let event = AccessEvent {
+            id: new_id(),
             citizen_id: access.citizen_id.to_owned(),
             number: 0,
             leaf_index: None,
@@ -196,7 +197,7 @@ pub async fn record(tx: &mut Tx, access: Access<'_>, exists: bool) -> StoreResul
             at: access.at,
             request_id: access.caller.request_id.clone(),
         };
-        access_sql::append(tx, &event).await.map(drop)
+        access_sql::append(tx, &event).await
     } else {
         access_sql::audit_trail(
             tx,

@@ -1,14 +1,14 @@
 //! The access log's and change notices' SQL, identical on both backends.
 //!
-//! Events and notices are written by the calls that cause them, in their transactions, without a
-//! position. The sequencer ([`sequence_events`], [`sequence_notices`]) later gives them positions in
-//! one serialised transaction (the catalogue-style advisory lock on PostgreSQL, the single writer on
-//! SQLite), after they committed: a position is never given to a row that a concurrent transaction
-//! could still commit before it, so readers that resume after a position never skip a row.
+//! Events are written by the calls that cause them, in their transactions, without a number or a
+//! position. The sequencer ([`sequence_events`]) later numbers and positions them in one
+//! transaction that holds its lock (an advisory lock on PostgreSQL, the single writer on SQLite),
+//! after they committed: a position is never given to a row that a concurrent transaction could
+//! still commit before it, so readers that resume after a position never skip a row.
 
 use super::{
     StoreError, StoreResult,
-    tx::{Lock, Tx, on_conn},
+    tx::{Tx, on_conn},
 };
 use crate::domain::{
     access::{AccessEvent, Action, Actor, Outcome},
@@ -18,8 +18,9 @@ use crate::domain::{
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
+    id: String,
     citizen_id: String,
-    number: i64,
+    number: Option<i64>,
     leaf_index: Option<i64>,
     actor: String,
     officer: String,
@@ -32,14 +33,14 @@ struct EventRow {
     request_id: String,
 }
 
-const EVENT_COLUMNS: &str = "citizen_id, number, leaf_index, actor, officer, representative, \
+const EVENT_COLUMNS: &str = "id, citizen_id, number, leaf_index, actor, officer, representative, \
      action, purpose, categories, outcome, at_unix_ms, request_id";
 
 fn decode(row: EventRow) -> StoreResult<AccessEvent> {
     let corrupt = |what: &str| {
         StoreError::Corrupt(format!(
-            "access event {} of `{}`: unreadable {what}",
-            row.number, row.citizen_id
+            "access event `{}` of `{}`: unreadable {what}",
+            row.id, row.citizen_id
         ))
     };
     Ok(AccessEvent {
@@ -50,8 +51,9 @@ fn decode(row: EventRow) -> StoreResult<AccessEvent> {
         },
         categories: Categories::from_codes(&row.categories).ok_or_else(|| corrupt("categories"))?,
         outcome: Outcome::from_code(&row.outcome).ok_or_else(|| corrupt("outcome"))?,
+        id: row.id,
         citizen_id: row.citizen_id,
-        number: row.number,
+        number: row.number.unwrap_or(0),
         leaf_index: row.leaf_index,
         actor: Actor {
             principal: row.actor,
@@ -63,26 +65,15 @@ fn decode(row: EventRow) -> StoreResult<AccessEvent> {
     })
 }
 
-/// Appends `event` to its citizen's events as the next number (ignoring `event.number`), not yet
-/// sequenced; returns the number. Its time is never before the previous event's, so that a
-/// citizen's events are in the same order by number and by time (the sequencer relies on it).
-pub async fn append(tx: &mut Tx, event: &AccessEvent) -> StoreResult<i64> {
-    let number = on_conn!(tx, conn, DB => {
-        let last: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT number, at_unix_ms FROM access_events WHERE citizen_id = $1 ORDER BY number DESC LIMIT 1",
-        )
-        .bind(&event.citizen_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let (number, at) = match last {
-            Some((number, at)) => (number + 1, at.max(event.at.unix_millis())),
-            None => (1, event.at.unix_millis()),
-        };
+/// Appends `event` (by its id), not yet numbered nor sequenced: one insert, which conflicts with
+/// nothing.
+pub async fn append(tx: &mut Tx, event: &AccessEvent) -> StoreResult<()> {
+    on_conn!(tx, conn, DB => {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO access_events ({EVENT_COLUMNS}) VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO access_events ({EVENT_COLUMNS}) VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )))
+        .bind(&event.id)
         .bind(&event.citizen_id)
-        .bind(number)
         .bind(&event.actor.principal)
         .bind(&event.actor.officer)
         .bind(&event.actor.representative)
@@ -90,13 +81,12 @@ pub async fn append(tx: &mut Tx, event: &AccessEvent) -> StoreResult<i64> {
         .bind(event.purpose.map_or("", Purpose::code))
         .bind(event.categories.codes())
         .bind(event.outcome.code())
-        .bind(at)
+        .bind(event.at.unix_millis())
         .bind(&event.request_id)
-        .execute(&mut *conn)
+        .execute(conn)
         .await?;
-        number
     });
-    Ok(number)
+    Ok(())
 }
 
 /// Records in the service's own audit trail an access that concerns no existing citizen.
@@ -121,7 +111,7 @@ pub async fn audit_trail(
     Ok(())
 }
 
-/// A citizen's events after number `after`, oldest first, at most `limit`.
+/// A citizen's numbered events after number `after`, in order, at most `limit`.
 pub async fn list(
     tx: &mut Tx,
     citizen_id: &str,
@@ -171,30 +161,44 @@ pub async fn leaves(tx: &mut Tx) -> StoreResult<Vec<[u8; 32]>> {
         .collect()
 }
 
-/// Gives the oldest unsequenced events (at most `limit`) the next leaf indexes, in order of time,
-/// and stores their leaf hashes from `hash`. Returns the tree size after.
+/// Numbers the oldest unsequenced events (at most `limit`) after their citizen's last, gives them
+/// the next leaf indexes in the same order (by time, then id), and stores their leaf hashes from
+/// `hash`. Run it holding the sequencer's lock ([`Lock::AccessLogSequencer`](crate::store::Lock::AccessLogSequencer)). Returns the tree
+/// size after.
 pub async fn sequence_events(
     tx: &mut Tx,
     limit: i64,
     hash: impl Fn(&AccessEvent) -> [u8; 32],
 ) -> StoreResult<i64> {
-    tx.lock(Lock::AccessLogSequencer).await?;
     let (size, rows): ((i64,), Vec<EventRow>) = on_conn!(tx, conn, DB => {
         let size: (i64,) = sqlx::query_as("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM access_log_leaves").fetch_one(&mut *conn).await?;
         let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS} FROM access_events WHERE leaf_index IS NULL \
-             ORDER BY at_unix_ms, citizen_id, number LIMIT $1"
+             ORDER BY at_unix_ms, id LIMIT $1"
         )))
         .bind(limit).fetch_all(&mut *conn).await?;
         (size, rows)
     });
     let mut next = size.0;
+    let mut numbers: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     for row in rows {
-        let event = decode(row)?;
+        let mut event = decode(row)?;
+        let number = match numbers.get(&event.citizen_id) {
+            Some(n) => n + 1,
+            None => {
+                let (last,): (i64,) = on_conn!(tx, conn, DB => {
+                    sqlx::query_as("SELECT COALESCE(MAX(number), 0) FROM access_events WHERE citizen_id = $1")
+                        .bind(&event.citizen_id).fetch_one(conn).await?
+                });
+                last + 1
+            }
+        };
+        numbers.insert(event.citizen_id.clone(), number);
+        event.number = number;
         let leaf = hash(&event);
         on_conn!(tx, conn, DB => {
-            sqlx::query("UPDATE access_events SET leaf_index = $3 WHERE citizen_id = $1 AND number = $2")
-                .bind(&event.citizen_id).bind(event.number).bind(next).execute(&mut *conn).await?;
+            sqlx::query("UPDATE access_events SET number = $2, leaf_index = $3 WHERE id = $1")
+                .bind(&event.id).bind(number).bind(next).execute(&mut *conn).await?;
             sqlx::query("INSERT INTO access_log_leaves (leaf_index, leaf_hash) VALUES ($1, $2)")
                 .bind(next).bind(leaf.as_slice()).execute(&mut *conn).await?;
         });

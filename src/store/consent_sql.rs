@@ -80,13 +80,15 @@ fn decode(row: ConsentRow) -> StoreResult<ConsentRecord> {
 }
 
 /// Stores a new consent; its `number` is assigned here (the citizen's next) and returned.
+/// `Conflict` (retried by the entry point) when a concurrent grant took that number first.
 pub async fn insert(tx: &mut Tx, consent: &ConsentRecord) -> StoreResult<i64> {
     let g = &consent.grant;
-    let (number,): (i64,) = on_conn!(tx, conn, DB => {
+    let number: Option<(i64,)> = on_conn!(tx, conn, DB => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO consents ({COLUMNS}) \
              SELECT $1, $2, COALESCE(MAX(number), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, '' \
-             FROM consents WHERE citizen_id = $1 RETURNING number"
+             FROM consents WHERE citizen_id = $1 \
+             ON CONFLICT (citizen_id, number) DO NOTHING RETURNING number"
         )))
         .bind(&consent.citizen_id)
         .bind(&consent.id)
@@ -99,10 +101,14 @@ pub async fn insert(tx: &mut Tx, consent: &ConsentRecord) -> StoreResult<i64> {
         .bind(&consent.recorded_by)
         .bind(&consent.officer)
         .bind(consent.created.unix_millis())
-        .fetch_one(conn)
+        .fetch_optional(conn)
         .await?
     });
-    Ok(number)
+    number.map(|(n,)| n).ok_or_else(|| {
+        StoreError::Conflict(sqlx::Error::Protocol(
+            "a concurrent grant took the consent's number".to_owned(),
+        ))
+    })
 }
 
 /// One consent of a citizen.

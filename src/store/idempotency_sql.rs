@@ -3,12 +3,13 @@
 //! as its effects, so that the answer is kept exactly when the effects are.
 //!
 //! A key is (caller, method, request id): request ids are scoped to the principal that sent them.
-//! Concurrent first calls with one key: one commits; the other conflicts (PostgreSQL reports a
-//! serialization failure, which the entry point retries; SQLite's single writer runs them one
-//! after the other) and then recalls the first one's answer.
+//! Concurrent first calls with one key: one commits; the other conflicts (its [`remember`] finds
+//! the key taken, or PostgreSQL reports a serialization failure; the entry point retries both; on
+//! SQLite the single writer runs them one after the other) and then recalls the first one's
+//! answer.
 
 use super::{
-    StoreResult,
+    StoreError, StoreResult,
     tx::{Tx, on_conn},
 };
 use crate::domain::time::Timestamp;
@@ -58,7 +59,9 @@ pub async fn recall(
     })
 }
 
-/// Keeps `response` as the answer to `key`; commits with the caller's unit of work.
+/// Keeps `response` as the answer to `key`; commits with the caller's unit of work. When a
+/// concurrent call with the same key committed first, `Conflict`: the entry point runs the unit
+/// again, and its [`recall`] then replays that call's answer.
 pub async fn remember(
     tx: &mut Tx,
     key: &IdempotencyKey,
@@ -66,11 +69,11 @@ pub async fn remember(
     response: &[u8],
     now: Timestamp,
 ) -> StoreResult<()> {
-    on_conn!(tx, conn, DB => {
+    let inserted = on_conn!(tx, conn, DB => {
         sqlx::query(
             "INSERT INTO idempotent_requests \
              (caller, method, request_id, request_sha256, response, created_at_unix_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (caller, method, request_id) DO NOTHING",
         )
         .bind(&key.caller)
         .bind(&key.method)
@@ -79,10 +82,16 @@ pub async fn remember(
         .bind(response)
         .bind(now.unix_millis())
         .execute(conn)
-        .await
-        .map(drop)?
+        .await?
+        .rows_affected()
     });
-    Ok(())
+    if inserted == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(sqlx::Error::Protocol(
+            "a concurrent call with the same request_id committed first".to_owned(),
+        )))
+    }
 }
 
 /// Forgets the answers kept since before `before` (the end of their retention); how many.

@@ -254,12 +254,45 @@ impl Store {
         T: Send + 'static,
         F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
     {
+        self.write_in(Mode::Write, input, work).await
+    }
+
+    /// Like [`Store::write`], at READ COMMITTED on PostgreSQL ([`Mode::Committed`]): for units
+    /// whose conflicts are caught by conditional updates and unique keys (reported as `Conflict`,
+    /// which the entry point retries), so that many concurrent callers do not abort each other
+    /// on serialisable false conflicts.
+    pub async fn write_committed<I, T, F>(&self, input: I, work: F) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
+    {
+        self.write_in(Mode::Committed, input, work).await
+    }
+
+    /// Like [`Store::write_committed`], holding `lock` for the whole transaction: work that one
+    /// process at a time may do.
+    pub async fn write_locked<I, T, F>(&self, lock: Lock, input: I, work: F) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
+    {
+        self.write_in(Mode::Locked(lock), input, work).await
+    }
+
+    async fn write_in<I, T, F>(&self, mode: Mode, input: I, work: F) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>> + Send + Sync + 'static,
+    {
         if crate::deadline::remaining() == Some(Duration::ZERO) {
             return Err(StoreError::DeadlineExceeded);
         }
         match &self.backend {
             Backends::Sqlite(s) => s.write(input, work).await,
-            Backends::Postgres(s) => s.run(Mode::Write, input, work).await,
+            Backends::Postgres(s) => s.run(mode, input, work).await,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::{
     StoreError, StoreResult,
-    tx::{Lock, Tx, on_conn},
+    tx::{Tx, on_conn},
 };
 use crate::domain::{codes::coded_enum, time::Timestamp};
 
@@ -36,8 +36,8 @@ pub async fn insert(tx: &mut Tx, notice: &Notice) -> StoreResult<()> {
 
 /// Positions the oldest unpositioned notices (at most `limit`) after the last position ever given
 /// (kept apart from the notices, which retention deletes); how many.
+/// Run it holding the sequencer's lock ([`Lock::ChangeNoticeSequencer`](crate::store::Lock::ChangeNoticeSequencer)).
 pub async fn sequence(tx: &mut Tx, limit: i64) -> StoreResult<u64> {
-    tx.lock(Lock::ChangeNoticeSequencer).await?;
     let done = on_conn!(tx, conn, DB => {
         let top: Option<(i64,)> = sqlx::query_as("SELECT position FROM sequencer_state WHERE name = 'change_notices'").fetch_optional(&mut *conn).await?;
         let top = top.map_or(0, |(p,)| p);

@@ -91,11 +91,16 @@ impl PgStore {
     /// Begins a transaction for `mode` whose statements stop at `deadline`, in one round trip.
     async fn begin(&self, mode: Mode, deadline: Option<Instant>) -> StoreResult<TxConn> {
         let isolation = match mode {
-            Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            Mode::Write => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_owned(),
+            Mode::Write => "BEGIN ISOLATION LEVEL SERIALIZABLE".to_owned(),
+            Mode::Committed => "BEGIN ISOLATION LEVEL READ COMMITTED".to_owned(),
+            Mode::Locked(lock) => format!(
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({})",
+                lock.key()
+            ),
         };
         let (statement, wait) = match deadline {
-            None => (isolation.to_owned(), self.acquire_timeout),
+            None => (isolation, self.acquire_timeout),
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {

@@ -45,6 +45,15 @@ pub enum Mode {
     /// Reads and writes, serialisable: SQLite takes the write lock at BEGIN (`BEGIN IMMEDIATE`);
     /// PostgreSQL runs `SERIALIZABLE` and the entry point retries serialization failures.
     Write,
+    /// Reads and writes at `READ COMMITTED` on PostgreSQL (each statement sees what committed
+    /// before it), for units whose every conflict is caught by a conditional update, a row lock
+    /// or a unique key, and reported as [`StoreError::Conflict`](super::StoreError::Conflict) so
+    /// the entry point retries them: the hot, many-caller aggregates, which serialisable
+    /// predicate locks would abort on false conflicts. On SQLite, the same as `Write`.
+    Committed,
+    /// `Committed`, holding `Lock` from BEGIN to the end: for work one process at a time may do
+    /// (sequencers). On SQLite, the same as `Write` (the writer is already alone).
+    Locked(Lock),
 }
 
 /// Locks a unit of work can take for the rest of its transaction.
@@ -60,7 +69,7 @@ pub enum Lock {
 
 impl Lock {
     /// The PostgreSQL advisory lock key.
-    fn key(self) -> i64 {
+    pub(super) fn key(self) -> i64 {
         match self {
             Lock::CatalogImport => 0x5357_4341_5441_4c47, // "SWCATALG"
             Lock::AccessLogSequencer => 0x5357_4143_4c4f_4753, // "SWACLOGS"

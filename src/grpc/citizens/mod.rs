@@ -42,7 +42,9 @@ use crate::{
         consents::{self, Granted},
         log, new_id, notices,
     },
-    store::{Store, citizen_sql, consent_sql::ConsentRecord, idempotency_sql::IdempotencyKey},
+    store::{
+        Lock, Store, citizen_sql, consent_sql::ConsentRecord, idempotency_sql::IdempotencyKey,
+    },
 };
 
 const CITIZENS: &str = "citizens";
@@ -92,7 +94,9 @@ impl CitizenApi {
             now: self.now(),
         };
         self.store
-            .write(input, |tx, input| Box::pin(log::sequence(tx, input)))
+            .write_locked(Lock::AccessLogSequencer, input, |tx, input| {
+                Box::pin(log::sequence(tx, input))
+            })
             .await?;
         Ok(())
     }
@@ -191,7 +195,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(citizens::create(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(citizens::create(tx, input)))
             .await;
         match answer(outcome)? {
             Created::New => Ok(Response::new(response)),
@@ -218,7 +222,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(citizens::get(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(citizens::get(tx, input)))
             .await;
         let (citizen, shown) = answer(outcome)?;
         Ok(Response::new(encode::citizen(&citizen, shown)))
@@ -269,7 +273,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(citizens::update(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(citizens::update(tx, input)))
             .await;
         let (citizen, shown) = answer(outcome)?;
         Ok(Response::new(encode::citizen(&citizen, shown)))
@@ -296,7 +300,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(claims::issue(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(claims::issue(tx, input)))
             .await;
         answer(outcome)?;
         Ok(Response::new(pb::IssueClaimCodeResponse {
@@ -324,7 +328,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(claims::claim(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(claims::claim(tx, input)))
             .await;
         Ok(Response::new(encode::citizen(
             &answer(outcome)?,
@@ -387,7 +391,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(citizens::find(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(citizens::find(tx, input)))
             .await;
         let candidates = answer(outcome)?
             .into_iter()
@@ -488,7 +492,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(consents::grant(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(consents::grant(tx, input)))
             .await;
         match answer(outcome)? {
             Granted::New => Ok(Response::new(response)),
@@ -526,7 +530,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(consents::revoke(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(consents::revoke(tx, input)))
             .await;
         Ok(Response::new(encode::consent(&answer(outcome)?, now)))
     }
@@ -561,7 +565,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(consents::list(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(consents::list(tx, input)))
             .await;
         let mut rows = answer(outcome)?;
         let next_page_token = if rows.len() > size {
@@ -608,7 +612,7 @@ impl CitizenService for CitizenApi {
         };
         let outcome = self
             .store
-            .write(input, |tx, input| Box::pin(log::note_listing(tx, input)))
+            .write_committed(input, |tx, input| Box::pin(log::note_listing(tx, input)))
             .await;
         answer(outcome)?;
         self.sequence().await?;
@@ -678,7 +682,9 @@ impl CitizenService for CitizenApi {
         }
         v.finish()?;
         self.store
-            .write((), |tx, input| Box::pin(notices::sequence(tx, input)))
+            .write_locked(Lock::ChangeNoticeSequencer, (), |tx, input| {
+                Box::pin(notices::sequence(tx, input))
+            })
             .await
             .map_err(AppError::from)?;
         let input = notices::List {

@@ -90,7 +90,7 @@ pub async fn authorize(
     };
     let outcome = api
         .store
-        .write(input, |tx, input| {
+        .write_committed(input, |tx, input| {
             Box::pin(representatives::authorize(tx, input))
         })
         .await;
@@ -130,7 +130,7 @@ pub async fn revoke(
     };
     let outcome = api
         .store
-        .write(input, |tx, input| {
+        .write_committed(input, |tx, input| {
             Box::pin(representatives::revoke(tx, input))
         })
         .await;
@@ -157,7 +157,7 @@ pub async fn list(
     };
     let outcome = api
         .store
-        .write(input, |tx, input| {
+        .write_committed(input, |tx, input| {
             Box::pin(representatives::list(tx, input))
         })
         .await;

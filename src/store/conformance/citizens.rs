@@ -20,7 +20,7 @@ use crate::{
     },
     secrets::{KeyFile, Keyring},
     store::{
-        SchemaStore as _, Store, StoreError, access_sql, citizen_sql,
+        Lock, SchemaStore as _, Store, StoreError, access_sql, citizen_sql,
         consent_sql::{self, ConsentRecord},
         notice_sql::{self, ChangeKind, Notice},
         tx::on_conn,
@@ -219,6 +219,7 @@ pub async fn consents_round_trip_and_revocations_are_kept(store: &Store) {
 
 fn event(citizen: &str, at_ms: i64) -> AccessEvent {
     AccessEvent {
+        id: format!("{citizen}-{at_ms}"),
         citizen_id: citizen.to_owned(),
         number: 0,
         leaf_index: None,
@@ -235,21 +236,21 @@ fn event(citizen: &str, at_ms: i64) -> AccessEvent {
     }
 }
 
-/// A citizen's events are numbered from 1, never go back in time, and enter the tree in their
-/// order, each leaf the hash of the event's leaf text.
+/// A citizen's events are numbered from 1 by the sequencer, in the order they enter the tree,
+/// each leaf the hash of the event's (numbered) leaf text.
 pub async fn access_events_are_numbered_and_enter_the_tree_in_order(store: &Store) {
     store.migrate().await.expect("migrate");
     // Times out of order: the second event of `a` is stamped before the first.
     for (citizen, ms) in [("a", 500), ("b", 100), ("a", 300), ("b", 900), ("a", 200)] {
         let e = event(citizen, ms);
         store
-            .write(e, |tx, e| Box::pin(access_sql::append(tx, e)))
+            .write_committed(e, |tx, e| Box::pin(access_sql::append(tx, e)))
             .await
             .expect("append");
     }
     let hash = |e: &AccessEvent| merkle::leaf_hash(e.leaf().as_bytes());
     let size = store
-        .write((), move |tx, ()| {
+        .write_locked(Lock::AccessLogSequencer, (), move |tx, ()| {
             Box::pin(access_sql::sequence_events(tx, 100, hash))
         })
         .await
@@ -275,7 +276,7 @@ pub async fn access_events_are_numbered_and_enter_the_tree_in_order(store: &Stor
         assert_eq!(leaves[e.leaf_index.expect("sequenced") as usize], hash(e));
     }
     let again = store
-        .write((), move |tx, ()| {
+        .write_locked(Lock::AccessLogSequencer, (), move |tx, ()| {
             Box::pin(access_sql::sequence_events(tx, 100, hash))
         })
         .await
@@ -311,7 +312,9 @@ pub async fn notices_get_positions_in_order_and_only_their_agency_reads_them(sto
         "not positioned yet"
     );
     let positioned = store
-        .write((), |tx, ()| Box::pin(notice_sql::sequence(tx, 10)))
+        .write_locked(Lock::ChangeNoticeSequencer, (), |tx, ()| {
+            Box::pin(notice_sql::sequence(tx, 10))
+        })
         .await
         .expect("sequence");
     assert_eq!(positioned, 3);
@@ -342,7 +345,9 @@ pub async fn notices_get_positions_in_order_and_only_their_agency_reads_them(sto
         .await
         .expect("insert");
     store
-        .write((), |tx, ()| Box::pin(notice_sql::sequence(tx, 10)))
+        .write_locked(Lock::ChangeNoticeSequencer, (), |tx, ()| {
+            Box::pin(notice_sql::sequence(tx, 10))
+        })
         .await
         .expect("sequence");
     let after = read("cra-arc", last).await.expect("read");
