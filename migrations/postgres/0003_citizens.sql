@@ -133,6 +133,14 @@ CREATE TABLE access_log_leaves (
     leaf_hash   BYTEA   NOT NULL
 );
 
+-- The tree's right edge (the roots of its perfect subtrees, largest first), so that a new
+-- checkpoint needs no scan of the leaves.
+CREATE TABLE access_log_frontier (
+    id         BIGINT  PRIMARY KEY,
+    tree_size  BIGINT  NOT NULL,
+    roots      BYTEA   NOT NULL
+);
+
 -- Signed checkpoints (C2SP tlog-checkpoint notes) of the tree.
 CREATE TABLE access_log_checkpoints (
     tree_size           BIGINT  PRIMARY KEY,

@@ -164,8 +164,90 @@ pub fn verify_consistency(
     s == 0 && fr == *first_root && sr == *second_root
 }
 
+/// The right edge of a tree: the roots of its perfect subtrees, largest first (one per set bit of
+/// its size). Enough to append leaves and to compute the root without the leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Frontier {
+    size: u64,
+    roots: Vec<Hash>,
+}
+
+impl Frontier {
+    /// The frontier of the tree over `leaves`.
+    pub fn of(leaves: &[Hash]) -> Self {
+        let mut frontier = Self::default();
+        for leaf in leaves {
+            frontier.push(*leaf);
+        }
+        frontier
+    }
+
+    /// The frontier stored as `bytes` (the roots, 32 bytes each) for a tree of `size` leaves, if
+    /// they agree.
+    pub fn from_parts(size: u64, bytes: &[u8]) -> Option<Self> {
+        if !bytes.len().is_multiple_of(32) || bytes.len() / 32 != size.count_ones() as usize {
+            return None;
+        }
+        let roots = bytes
+            .chunks(32)
+            .map(|c| Hash::try_from(c).expect("32 bytes"))
+            .collect();
+        Some(Self { size, roots })
+    }
+
+    /// The roots, concatenated.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.roots.concat()
+    }
+
+    /// The tree's size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut hash = leaf;
+        let mut size = self.size;
+        while size & 1 == 1 {
+            let left = self.roots.pop().expect("a root per set bit");
+            hash = node_hash(&left, &hash);
+            size >>= 1;
+        }
+        self.roots.push(hash);
+        self.size += 1;
+    }
+
+    /// The tree's root, as [`root`] computes it from the leaves.
+    pub fn root(&self) -> Hash {
+        let mut roots = self.roots.iter().rev();
+        match roots.next() {
+            None => Sha256::digest([]).into(),
+            Some(last) => roots.fold(*last, |right, left| node_hash(left, &right)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_frontier_gives_the_root_of_every_size_without_the_leaves() {
+        let leaves: Vec<Hash> = (0u32..130).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.root(), root(&[]));
+        for n in 1..=leaves.len() {
+            frontier.push(leaves[n - 1]);
+            assert_eq!(frontier.root(), root(&leaves[..n]), "size {n}");
+            let stored = Frontier::from_parts(n as u64, &frontier.to_bytes()).expect("round trip");
+            assert_eq!(stored, frontier);
+        }
+        assert_eq!(Frontier::of(&leaves[..77]).root(), root(&leaves[..77]));
+        assert!(
+            Frontier::from_parts(3, &[0; 32]).is_none(),
+            "3 leaves make two subtrees"
+        );
+    }
+
     use super::*;
 
     fn hex(h: &Hash) -> String {

@@ -208,7 +208,7 @@ pub async fn get(tx: &mut Tx, input: &Get) -> Answer<(Citizen, Categories)> {
     let Some(released) = released else {
         return Ok(Err(AppError::PermissionDenied));
     };
-    let mut citizen = citizen_sql::load(tx, &input.keys, &input.id)
+    let mut citizen = citizen_sql::load_only(tx, &input.keys, &input.id, released)
         .await?
         .ok_or(StoreError::NotFound)?;
     citizen.details = citizen.details.only(released);

@@ -43,13 +43,11 @@ pub struct Sequence {
 /// Adds committed events to the tree and, when it grew (or has no checkpoint yet), signs and
 /// stores a checkpoint of it. Returns the tree size.
 pub async fn sequence(tx: &mut Tx, input: &Sequence) -> StoreResult<i64> {
-    let size = access_sql::sequence_events(tx, SEQUENCE_BATCH, leaf_hash).await?;
+    let (size, root) = access_sql::sequence_events(tx, SEQUENCE_BATCH, leaf_hash).await?;
     let latest = access_sql::latest_checkpoint(tx).await?;
     if size == 0 || latest.as_ref().is_some_and(|c| c.tree_size == size) {
         return Ok(size);
     }
-    let leaves = access_sql::leaves(tx).await?;
-    let root = merkle::root(&leaves);
     let checkpoint = Checkpoint {
         origin: input.origin.clone(),
         size: size as u64,

@@ -10,10 +10,13 @@ use super::{
     StoreError, StoreResult,
     tx::{Tx, on_conn},
 };
-use crate::domain::{
-    access::{AccessEvent, Action, Actor, Outcome},
-    consent::{Categories, Purpose},
-    time::Timestamp,
+use crate::{
+    audit::merkle::Frontier,
+    domain::{
+        access::{AccessEvent, Action, Actor, Outcome},
+        consent::{Categories, Purpose},
+        time::Timestamp,
+    },
 };
 
 #[derive(sqlx::FromRow)]
@@ -161,25 +164,41 @@ pub async fn leaves(tx: &mut Tx) -> StoreResult<Vec<[u8; 32]>> {
         .collect()
 }
 
+/// The tree's frontier as stored, rebuilt from the leaves when it is missing or disagrees with
+/// them.
+async fn frontier(tx: &mut Tx) -> StoreResult<Frontier> {
+    let (size, stored): ((i64,), Option<(i64, Vec<u8>)>) = on_conn!(tx, conn, DB => {
+        let size: (i64,) = sqlx::query_as("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM access_log_leaves").fetch_one(&mut *conn).await?;
+        let stored: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT tree_size, roots FROM access_log_frontier WHERE id = 1").fetch_optional(&mut *conn).await?;
+        (size, stored)
+    });
+    match stored.and_then(|(n, roots)| Frontier::from_parts(n as u64, &roots)) {
+        Some(f) if f.size() == size.0 as u64 => Ok(f),
+        _ => Ok(Frontier::of(&leaves(tx).await?)),
+    }
+}
+
 /// Numbers the oldest unsequenced events (at most `limit`) after their citizen's last, gives them
 /// the next leaf indexes in the same order (by time, then id), and stores their leaf hashes from
-/// `hash`. Run it holding the sequencer's lock ([`Lock::AccessLogSequencer`](crate::store::Lock::AccessLogSequencer)). Returns the tree
-/// size after.
+/// `hash` and the tree's new frontier. Run it holding the sequencer's lock
+/// ([`Lock::AccessLogSequencer`](crate::store::Lock::AccessLogSequencer)). Returns the tree's
+/// size and root after.
 pub async fn sequence_events(
     tx: &mut Tx,
     limit: i64,
     hash: impl Fn(&AccessEvent) -> [u8; 32],
-) -> StoreResult<i64> {
-    let (size, rows): ((i64,), Vec<EventRow>) = on_conn!(tx, conn, DB => {
-        let size: (i64,) = sqlx::query_as("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM access_log_leaves").fetch_one(&mut *conn).await?;
-        let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+) -> StoreResult<(i64, [u8; 32])> {
+    let mut frontier = frontier(tx).await?;
+    let rows: Vec<EventRow> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS} FROM access_events WHERE leaf_index IS NULL \
              ORDER BY at_unix_ms, id LIMIT $1"
         )))
-        .bind(limit).fetch_all(&mut *conn).await?;
-        (size, rows)
+        .bind(limit).fetch_all(&mut *conn).await?
     });
-    let mut next = size.0;
+    if rows.is_empty() {
+        return Ok((frontier.size() as i64, frontier.root()));
+    }
     let mut numbers: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     for row in rows {
         let mut event = decode(row)?;
@@ -196,15 +215,21 @@ pub async fn sequence_events(
         numbers.insert(event.citizen_id.clone(), number);
         event.number = number;
         let leaf = hash(&event);
+        let index = frontier.size() as i64;
         on_conn!(tx, conn, DB => {
             sqlx::query("UPDATE access_events SET number = $2, leaf_index = $3 WHERE id = $1")
-                .bind(&event.id).bind(number).bind(next).execute(&mut *conn).await?;
+                .bind(&event.id).bind(number).bind(index).execute(&mut *conn).await?;
             sqlx::query("INSERT INTO access_log_leaves (leaf_index, leaf_hash) VALUES ($1, $2)")
-                .bind(next).bind(leaf.as_slice()).execute(&mut *conn).await?;
+                .bind(index).bind(leaf.as_slice()).execute(&mut *conn).await?;
         });
-        next += 1;
+        frontier.push(leaf);
     }
-    Ok(next)
+    on_conn!(tx, conn, DB => {
+        sqlx::query("INSERT INTO access_log_frontier (id, tree_size, roots) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET tree_size = excluded.tree_size, roots = excluded.roots")
+            .bind(frontier.size() as i64).bind(frontier.to_bytes()).execute(conn).await?;
+    });
+    Ok((frontier.size() as i64, frontier.root()))
 }
 
 /// A stored checkpoint.

@@ -20,6 +20,7 @@ use crate::{
             values::Date,
         },
         codes,
+        consent::{Categories, Category},
         time::Timestamp,
     },
     secrets::{Keyring, Sealed},
@@ -164,11 +165,30 @@ const SELECT_IDENTIFIERS: &str = "SELECT scheme, key_id, nonce, ciphertext \
 
 /// The record of citizen `id`, if there is one.
 pub async fn load(tx: &mut Tx, keys: &Keyring, id: &str) -> StoreResult<Option<Citizen>> {
+    load_only(tx, keys, id, Categories::all()).await
+}
+
+/// The record of citizen `id` with the parts of `categories` (the others empty), if there is one:
+/// addresses and identifiers are read only when asked for.
+pub async fn load_only(
+    tx: &mut Tx,
+    keys: &Keyring,
+    id: &str,
+    categories: Categories,
+) -> StoreResult<Option<Citizen>> {
     let (row, addresses, identifiers) = on_conn!(tx, conn, DB => {
         let row: Option<CitizenRow> = sqlx::query_as(SELECT_CITIZEN).bind(id).fetch_optional(&mut *conn).await?;
         let Some(row) = row else { return Ok(None) };
-        let addresses: Vec<AddressRow> = sqlx::query_as(SELECT_ADDRESSES).bind(id).fetch_all(&mut *conn).await?;
-        let identifiers: Vec<IdentifierRow> = sqlx::query_as(SELECT_IDENTIFIERS).bind(id).fetch_all(&mut *conn).await?;
+        let addresses: Vec<AddressRow> = if categories.contains(Category::Address) {
+            sqlx::query_as(SELECT_ADDRESSES).bind(id).fetch_all(&mut *conn).await?
+        } else {
+            Vec::new()
+        };
+        let identifiers: Vec<IdentifierRow> = if categories.contains(Category::Identifiers) {
+            sqlx::query_as(SELECT_IDENTIFIERS).bind(id).fetch_all(&mut *conn).await?
+        } else {
+            Vec::new()
+        };
         (row, addresses, identifiers)
     });
     decode_details(id, row, addresses, identifiers, keys).map(Some)

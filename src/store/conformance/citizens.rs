@@ -249,7 +249,7 @@ pub async fn access_events_are_numbered_and_enter_the_tree_in_order(store: &Stor
             .expect("append");
     }
     let hash = |e: &AccessEvent| merkle::leaf_hash(e.leaf().as_bytes());
-    let size = store
+    let (size, root) = store
         .write_locked(Lock::AccessLogSequencer, (), move |tx, ()| {
             Box::pin(access_sql::sequence_events(tx, 100, hash))
         })
@@ -275,7 +275,12 @@ pub async fn access_events_are_numbered_and_enter_the_tree_in_order(store: &Stor
     for e in &a {
         assert_eq!(leaves[e.leaf_index.expect("sequenced") as usize], hash(e));
     }
-    let again = store
+    assert_eq!(
+        root,
+        merkle::root(&leaves),
+        "the frontier's root is the tree's"
+    );
+    let (again, _) = store
         .write_locked(Lock::AccessLogSequencer, (), move |tx, ()| {
             Box::pin(access_sql::sequence_events(tx, 100, hash))
         })
