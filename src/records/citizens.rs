@@ -180,9 +180,11 @@ pub async fn get(tx: &mut Tx, input: &Get) -> Answer<(Citizen, Categories)> {
         Ok(who) => who,
         Err(error) => return Ok(Err(error)),
     };
-    let exists = citizen_sql::exists(tx, &input.id).await?;
     let to = toward(tx, &who, &input.id, input.now).await?;
     let visible = visible(tx, &to, &input.id, input.purpose, input.now).await?;
+    // Something visible means a consent, a representation or an identity link, each of which
+    // references an existing record (and records are never deleted).
+    let exists = visible.is_some() || citizen_sql::exists(tx, &input.id).await?;
     let released = match (exists, visible) {
         (true, Some(visible)) => {
             let wanted = input.wanted.unwrap_or(visible);

@@ -17,10 +17,13 @@
 //!   foreign keys), one writer task that group-commits callers' units under savepoints with the
 //!   write lock taken at `BEGIN IMMEDIATE`, reads stopped at the deadline by a progress handler
 //!   that interrupts statements, busy errors (not retried: the busy timeout already waited).
-//! - PostgreSQL only (`postgres`): `SERIALIZABLE` writes retried on serialization failure and
-//!   deadlock, `REPEATABLE READ READ ONLY` reads, the deadline as `SET LOCAL statement_timeout`,
-//!   advisory locks ([`Lock`]), and, when later parts need them, LISTEN/NOTIFY and native JSON or
-//!   time types.
+//! - PostgreSQL only (`postgres`): `SERIALIZABLE` writes ([`Store::write`]) retried on
+//!   serialization failure and deadlock; `READ COMMITTED` writes ([`Store::write_committed`]) for
+//!   the many-caller aggregates, whose units catch their own conflicts (conditional updates,
+//!   unique keys with `ON CONFLICT`) and report them as `Conflict`, retried the same way; the
+//!   same holding an advisory lock ([`Store::write_locked`], the sequencers); `REPEATABLE READ
+//!   READ ONLY` reads; the deadline as `SET LOCAL statement_timeout`; and, when later parts need
+//!   them, LISTEN/NOTIFY and native JSON or time types.
 //!
 //! # Row formats
 //! Catalogue rows keep key columns plus the domain struct as a JSON `doc`: the catalogue is

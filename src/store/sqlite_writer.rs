@@ -1,9 +1,10 @@
 //! SQLite's single writer with group commit: callers' write units of work queue to one task,
-//! which runs as many as are waiting (up to [`MAX_BATCH`]) in one transaction, each under its own
-//! savepoint, and answers each caller only after the commit. One fsync serves the whole batch.
+//! which runs as many as are waiting (up to [`MAX_BATCH`]) in one transaction, and answers each
+//! caller only after the commit. One fsync serves the whole batch.
 //!
-//! - A unit that fails rolls back to its savepoint: only its own work is undone, the batch goes
-//!   on, and its caller gets its error at once.
+//! - Units first run without savepoints (fewer statements); if one fails, the whole batch is
+//!   rolled back and runs again with a savepoint per unit, where a unit that fails rolls back to
+//!   its savepoint: only its own work is undone, the batch goes on, and its caller gets its error.
 //! - A unit whose deadline passed before its turn is dropped without running. Once running, its
 //!   statements are not interrupted: SQLite rolls back the whole transaction on an interrupt,
 //!   which would undo the other callers' work; write statements are short, and the busy timeout
@@ -142,54 +143,78 @@ async fn commit_batch(pool: &SqlitePool, batch: Vec<Job>) {
     if live.is_empty() {
         return;
     }
+    // Optimistically without savepoints (two statements fewer per unit); if a unit fails, the
+    // whole batch is rolled back and runs again, each unit under its own savepoint.
+    if let Err(again) = run_batch(pool, live, false).await {
+        let _ = run_batch(pool, again, true).await;
+    }
+}
+
+/// Runs `jobs` in one transaction and answers them after the commit. With `savepoints`, each unit
+/// runs under its own and a failing one undoes only its own work. Without, the first unit that
+/// fails rolls the batch back, and the jobs are handed back to run again (units may run more than
+/// once); nobody has been answered then but callers whose deadline passed.
+async fn run_batch(pool: &SqlitePool, jobs: Vec<Job>, savepoints: bool) -> Result<(), Vec<Job>> {
     let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
         Ok(t) => Tx {
             conn: TxConn::Sqlite(t),
         },
         Err(error) => {
             let error = StoreError::from(error);
-            for job in live {
+            for job in jobs {
                 let _ = job.reply.send(Err(for_each_caller(&error)));
             }
-            return;
+            return Ok(());
         }
     };
-    let mut committed = Vec::with_capacity(live.len());
-    let mut pending = live.into_iter();
+    let mut done: Vec<(Job, Output)> = Vec::with_capacity(jobs.len());
+    let mut pending = jobs.into_iter();
     while let Some(job) = pending.next() {
         let Some(job) = still_wanted(job) else {
             continue;
         };
-        match run_one(&mut tx, &job).await {
-            Ok(Ok(output)) => committed.push((job.reply, output)),
+        let outcome = if savepoints {
+            run_one(&mut tx, &job).await
+        } else {
+            Ok((job.run)(&mut tx).await)
+        };
+        match outcome {
+            Ok(Ok(output)) => done.push((job, output)),
+            Ok(Err(_)) if !savepoints => {
+                // Dropping `tx` rolls back every unit of the batch; run them again, carefully.
+                drop(tx);
+                let again = done.into_iter().map(|(j, _)| j);
+                return Err(again.chain(std::iter::once(job)).chain(pending).collect());
+            }
             Ok(Err(error)) => {
                 let _ = job.reply.send(Err(error));
             }
             Err(broken) => {
                 // The savepoint machinery itself failed: the transaction is unusable.
-                let rest = committed.into_iter().map(|(r, _)| r);
+                let rest = done.into_iter().map(|(j, _)| j.reply);
                 for reply in rest
                     .chain(std::iter::once(job.reply))
                     .chain(pending.map(|j| j.reply))
                 {
                     let _ = reply.send(Err(for_each_caller(&broken)));
                 }
-                return;
+                return Ok(());
             }
         }
     }
     match tx.commit().await {
         Ok(()) => {
-            for (reply, output) in committed {
-                let _ = reply.send(Ok(output));
+            for (job, output) in done {
+                let _ = job.reply.send(Ok(output));
             }
         }
         Err(error) => {
-            for (reply, _) in committed {
-                let _ = reply.send(Err(for_each_caller(&error)));
+            for (job, _) in done {
+                let _ = job.reply.send(Err(for_each_caller(&error)));
             }
         }
     }
+    Ok(())
 }
 
 /// `job`, unless its caller left (it is dropped) or its deadline passed (it is answered so);

@@ -325,12 +325,16 @@ pub async fn concurrent_writes_all_commit(store: &Store) {
 /// A unit that fails, among concurrent ones, undoes only its own work.
 pub async fn a_failing_unit_undoes_only_its_own_work(store: &Store) {
     create_scratch(store).await;
+    store
+        .write((), |tx, ()| Box::pin(insert(tx, "taken", 0)))
+        .await
+        .expect("a key to collide with");
     let good =
         (0..20).map(|i| store.write(format!("g{i}"), move |tx, key| Box::pin(insert(tx, key, i))));
     let bad = store.write((), |tx, ()| {
         Box::pin(async move {
             insert(tx, "bad", 1).await?;
-            insert(tx, "g0", 99).await // a unique violation, after a write
+            insert(tx, "taken", 99).await // a unique violation, after a write
         })
     });
     let (good, bad) = tokio::join!(futures_join_all(good), bad);
