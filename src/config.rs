@@ -7,11 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::{auth::jwt::parse_algorithm, grpc::page_token::TokenKey, store::PoolSettings};
 
 /// single-window: a no-wrong-door gRPC service through which government agencies share a catalogue
-/// of services, service standards and life events.
+/// of services, service standards and life events, and citizen records read only under the
+/// citizen's consent, with every access in a log the citizen can verify.
 ///
 /// Without a subcommand it serves (`serve`). The default database is a SQLite file in the working
 /// directory, created, migrated and loaded with the built-in Government of Canada catalogue on
-/// first start.
+/// first start; its keys are kept beside it (`<database>.keys.json`).
 #[derive(Debug, Parser)]
 #[command(
     name = "single-window",

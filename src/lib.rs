@@ -1,6 +1,6 @@
 //! single-window: a no-wrong-door gRPC service through which government agencies share a
-//! catalogue of services, service standards and life events; records, forms, routing and handoffs
-//! build on it.
+//! catalogue of services, service standards and life events, and citizen records under consent
+//! with a verifiable access log; forms, routing and handoffs build on them.
 
 pub mod audit;
 pub mod auth;
