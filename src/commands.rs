@@ -326,7 +326,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Reseal { database } => {
-            let keys = std::sync::Arc::new(database.secrets()?.keyring);
+            let keys = database.secrets()?.keyring;
             let store = records_store(&database).await?;
             let changed = store
                 .write(keys, |tx, keys| {

@@ -441,7 +441,7 @@ async fn prepare_and_watch(
     };
     if demo {
         let input = records::demo::Ensure {
-            keys: Arc::new(records.secrets.keyring.clone()),
+            keys: records.secrets.keyring.clone(),
             now: store.clock().now(),
         };
         let created = store
@@ -475,7 +475,7 @@ async fn sequence_logs(
     args: &ServeArgs,
     stop: impl Future<Output = ()>,
 ) {
-    let key = Arc::new(records.secrets.log_signing_key.clone());
+    let key = records.secrets.log_signing_key.clone();
     let interval = args.log_sequence_interval;
     let housekeeping_every =
         (Duration::from_secs(60).as_millis() / interval.as_millis().max(1)).max(1);

@@ -31,6 +31,17 @@ coded_enum! {
     pub enum Outcome { Allowed => "allowed", Denied => "denied" }
 }
 
+impl Outcome {
+    /// `Allowed` when `allowed`, else `Denied`.
+    pub fn of(allowed: bool) -> Self {
+        if allowed {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        }
+    }
+}
+
 /// Who acted, as the log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Actor {

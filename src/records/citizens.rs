@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{Access, Acting, Caller, Toward, acting, record, toward};
+use super::{
+    Access, Acting, Caller, Idempotency, Toward, Written, acting, recall, record, remember, toward,
+};
 use crate::{
     domain::{
         access::{Action, Outcome},
@@ -17,7 +19,6 @@ use crate::{
     secrets::Keyring,
     store::{
         StoreError, StoreResult, Tx, citizen_sql, consent_sql,
-        idempotency_sql::{self, IdempotencyKey, Recalled},
         notice_sql::{self, ChangeKind, Notice},
     },
 };
@@ -59,29 +60,15 @@ pub struct Create {
     pub keys: Arc<Keyring>,
     pub citizen: Citizen,
     pub response: Vec<u8>,
-    pub idempotency: Option<(IdempotencyKey, [u8; 32])>,
-}
-
-/// What [`create`] did.
-#[derive(Debug)]
-pub enum Created {
-    /// The record was stored; answer with the prepared response.
-    New,
-    /// A retry: answer with the first call's response.
-    Replay(Vec<u8>),
+    pub idempotency: Idempotency,
 }
 
 /// Creates a record (and, for a portal, links the citizen token to it).
-pub async fn create(tx: &mut Tx, input: &Create) -> Answer<Created> {
-    if let Some((key, digest)) = &input.idempotency {
-        match idempotency_sql::recall(tx, key, digest).await? {
-            Recalled::New => {}
-            Recalled::Replay(sealed) => {
-                let bytes = super::open_answer(&input.keys, key, &sealed)?;
-                return Ok(Ok(Created::Replay(bytes)));
-            }
-            Recalled::Reused => return Ok(Err(reused())),
-        }
+pub async fn create(tx: &mut Tx, input: &Create) -> Answer<Written> {
+    match recall(tx, &input.keys, &input.idempotency).await? {
+        Ok(Some(bytes)) => return Ok(Ok(Written::Replay(bytes))),
+        Ok(None) => {}
+        Err(error) => return Ok(Err(error)),
     }
     let who = match acting(tx, &input.caller).await? {
         Ok(who) => who,
@@ -128,16 +115,15 @@ pub async fn create(tx: &mut Tx, input: &Create) -> Answer<Created> {
         at: citizen.created,
     };
     record(tx, access, true).await?;
-    if let Some((key, digest)) = &input.idempotency {
-        let sealed = super::seal_answer(&input.keys, key, &input.response);
-        idempotency_sql::remember(tx, key, digest, &sealed, citizen.created).await?;
-    }
-    Ok(Ok(Created::New))
-}
-
-/// The error for a `request_id` reused with another request.
-pub fn reused() -> AppError {
-    AppError::RequestIdReused
+    remember(
+        tx,
+        &input.keys,
+        &input.idempotency,
+        &input.response,
+        citizen.created,
+    )
+    .await?;
+    Ok(Ok(Written::New))
 }
 
 /// Input of [`get`].
@@ -199,11 +185,7 @@ pub async fn get(tx: &mut Tx, input: &Get) -> Answer<(Citizen, Categories)> {
         action: Action::Read,
         purpose: input.purpose,
         categories: released.unwrap_or(input.wanted.unwrap_or_default()),
-        outcome: if released.is_some() {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(released.is_some()),
         at: input.now,
     };
     record(tx, access, exists).await?;
@@ -249,11 +231,7 @@ pub async fn update(tx: &mut Tx, input: &Update) -> Answer<(Citizen, Categories)
         action: Action::Update,
         purpose,
         categories: changing,
-        outcome: if allowed {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(allowed),
         at: input.now,
     };
     if !allowed {
@@ -308,14 +286,16 @@ async fn notify(tx: &mut Tx, old: &Citizen, new: &Citizen, now: Timestamp) -> St
         return Ok(());
     }
     let purpose = Purpose::NotifyOfChanges;
-    for agency in consent_sql::grantees_live(tx, &new.id, purpose, now).await? {
-        let grants = consent_sql::grants(tx, &new.id, &agency, purpose).await?;
-        let covered = consent::covered(&grants, &agency, purpose, now);
+    let grants = consent_sql::grants_for(tx, &new.id, purpose).await?;
+    let agencies: std::collections::BTreeSet<&str> =
+        grants.iter().map(|g| g.grantee.as_str()).collect();
+    for agency in agencies {
+        let covered = consent::covered(&grants, agency, purpose, now);
         for (kind, category) in &changes {
             if covered.contains(*category) {
                 let notice = Notice {
                     id: super::new_id(),
-                    agency: agency.clone(),
+                    agency: agency.to_owned(),
                     citizen_id: new.id.clone(),
                     kind: *kind,
                     at: now,

@@ -63,11 +63,7 @@ pub async fn issue(tx: &mut Tx, input: &Issue) -> Answer<()> {
         action: Action::IssueClaimCode,
         purpose: None,
         categories: Categories::NONE,
-        outcome: if exists {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(exists),
         at: input.now,
     };
     record(tx, access, exists).await?;

@@ -1,10 +1,11 @@
 //! Units of work on consents: grant, revoke, list.
 
 use super::{
-    Access, Caller, Toward, acting,
-    citizens::{Answer, reused},
-    record, toward,
+    Access, Caller, Idempotency, Toward, Written, acting, citizens::Answer, recall, record,
+    remember, toward,
 };
+use std::sync::Arc;
+
 use crate::{
     domain::{
         access::{Action, Outcome},
@@ -12,10 +13,10 @@ use crate::{
         time::Timestamp,
     },
     error::AppError,
+    secrets::Keyring,
     store::{
         Tx, citizen_sql,
         consent_sql::{self, ConsentRecord},
-        idempotency_sql::{self, IdempotencyKey, Recalled},
     },
 };
 
@@ -34,26 +35,18 @@ fn scope(to: &Toward) -> Option<Option<String>> {
 /// Input of [`grant`]: the consent as it will be stored and the encoded answer.
 pub struct Grant {
     pub caller: Caller,
+    pub keys: Arc<Keyring>,
     pub consent: ConsentRecord,
     pub response: Vec<u8>,
-    pub idempotency: Option<(IdempotencyKey, [u8; 32])>,
-}
-
-/// What [`grant`] did.
-#[derive(Debug)]
-pub enum Granted {
-    New,
-    Replay(Vec<u8>),
+    pub idempotency: Idempotency,
 }
 
 /// Records a consent: the citizen's portal for any grantee, an agency for itself only.
-pub async fn grant(tx: &mut Tx, input: &Grant) -> Answer<Granted> {
-    if let Some((key, digest)) = &input.idempotency {
-        match idempotency_sql::recall(tx, key, digest).await? {
-            Recalled::New => {}
-            Recalled::Replay(bytes) => return Ok(Ok(Granted::Replay(bytes))),
-            Recalled::Reused => return Ok(Err(reused())),
-        }
+pub async fn grant(tx: &mut Tx, input: &Grant) -> Answer<Written> {
+    match recall(tx, &input.keys, &input.idempotency).await? {
+        Ok(Some(bytes)) => return Ok(Ok(Written::Replay(bytes))),
+        Ok(None) => {}
+        Err(error) => return Ok(Err(error)),
     }
     let who = match acting(tx, &input.caller).await? {
         Ok(who) => who,
@@ -76,11 +69,7 @@ pub async fn grant(tx: &mut Tx, input: &Grant) -> Answer<Granted> {
         action: Action::GrantConsent,
         purpose: Some(consent.grant.purpose),
         categories: consent.grant.categories,
-        outcome: if allowed {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(allowed),
         at: consent.created,
     };
     record(tx, access, exists).await?;
@@ -88,10 +77,15 @@ pub async fn grant(tx: &mut Tx, input: &Grant) -> Answer<Granted> {
         return Ok(Err(AppError::PermissionDenied));
     }
     consent_sql::insert(tx, consent).await?;
-    if let Some((key, digest)) = &input.idempotency {
-        idempotency_sql::remember(tx, key, digest, &input.response, consent.created).await?;
-    }
-    Ok(Ok(Granted::New))
+    remember(
+        tx,
+        &input.keys,
+        &input.idempotency,
+        &input.response,
+        consent.created,
+    )
+    .await?;
+    Ok(Ok(Written::New))
 }
 
 /// Input of [`revoke`].
@@ -130,11 +124,7 @@ pub async fn revoke(tx: &mut Tx, input: &Revoke) -> Answer<ConsentRecord> {
         categories: found
             .as_ref()
             .map_or(Categories::NONE, |c| c.grant.categories),
-        outcome: if allowed {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(allowed),
         at: input.now,
     };
     record(tx, access, exists).await?;
@@ -184,11 +174,7 @@ pub async fn list(tx: &mut Tx, input: &List) -> Answer<Vec<ConsentRecord>> {
         action: Action::ListConsents,
         purpose: None,
         categories: Categories::NONE,
-        outcome: if allowed {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(allowed),
         at: input.now,
     };
     record(tx, access, exists).await?;

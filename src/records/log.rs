@@ -91,11 +91,7 @@ pub async fn note_listing(tx: &mut Tx, input: &NoteListing) -> Answer<()> {
         action: Action::ListAccessEvents,
         purpose: None,
         categories: Categories::NONE,
-        outcome: if allowed {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(allowed),
         at: input.now,
     };
     record(tx, access, exists).await?;
@@ -201,7 +197,7 @@ pub async fn export(
         export::{Export, ExportedEvent, FORMAT},
     };
     let input = Sequence {
-        key: Arc::new(config.secrets.log_signing_key.clone()),
+        key: config.secrets.log_signing_key.clone(),
         origin: config.log_origin.clone(),
         now: store.clock().now(),
     };

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use crate::{
     auth::CitizenToken,
-    clock::SharedClock,
     domain::{
         access::{AccessEvent, Action, Actor, Outcome},
         consent::{Categories, Purpose},
@@ -28,7 +27,8 @@ use crate::{
     error::AppError,
     secrets::{Keyring, Sealed, Secrets},
     store::{
-        StoreError, StoreResult, Tx, access_sql, citizen_sql, idempotency_sql::IdempotencyKey,
+        StoreError, StoreResult, Tx, access_sql, citizen_sql,
+        idempotency_sql::{self, IdempotencyKey, Recalled},
         representation_sql,
     },
 };
@@ -221,9 +221,9 @@ fn answer_binding(key: &IdempotencyKey) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A kept answer that holds citizen data, sealed like identifiers (never at rest in clear):
-/// the key id's length and bytes, the nonce, the ciphertext.
-pub fn seal_answer(keys: &Keyring, key: &IdempotencyKey, answer: &[u8]) -> Vec<u8> {
+/// A kept answer, sealed like identifiers (never at rest in clear): the key id's length and
+/// bytes, the nonce, the ciphertext.
+fn seal_answer(keys: &Keyring, key: &IdempotencyKey, answer: &[u8]) -> Vec<u8> {
     let sealed = keys.seal(answer, &answer_binding(key));
     let id = sealed.key_id.as_bytes();
     let mut out = Vec::with_capacity(1 + id.len() + sealed.nonce.len() + sealed.ciphertext.len());
@@ -235,7 +235,7 @@ pub fn seal_answer(keys: &Keyring, key: &IdempotencyKey, answer: &[u8]) -> Vec<u
 }
 
 /// The answer [`seal_answer`] sealed.
-pub fn open_answer(keys: &Keyring, key: &IdempotencyKey, stored: &[u8]) -> StoreResult<Vec<u8>> {
+fn open_answer(keys: &Keyring, key: &IdempotencyKey, stored: &[u8]) -> StoreResult<Vec<u8>> {
     let corrupt = || StoreError::Corrupt("a kept answer does not open".to_owned());
     let (&len, rest) = stored.split_first().ok_or_else(corrupt)?;
     let len = usize::from(len);
@@ -251,14 +251,55 @@ pub fn open_answer(keys: &Keyring, key: &IdempotencyKey, stored: &[u8]) -> Store
         .map_err(|_| corrupt())
 }
 
+/// What an idempotent write did.
+#[derive(Debug)]
+pub enum Written {
+    /// The work was done; answer with the prepared response.
+    New,
+    /// A retry: answer with the first call's response.
+    Replay(Vec<u8>),
+}
+
+/// A write's idempotency key and its request's digest, when it carries a `request_id`.
+pub type Idempotency = Option<(IdempotencyKey, [u8; 32])>;
+
+/// The answer an earlier call with the same key got (opened), if there was one; the same
+/// `request_id` used for another request is refused.
+pub async fn recall(
+    tx: &mut Tx,
+    keys: &Keyring,
+    idempotency: &Idempotency,
+) -> StoreResult<Result<Option<Vec<u8>>, AppError>> {
+    let Some((key, digest)) = idempotency else {
+        return Ok(Ok(None));
+    };
+    Ok(match idempotency_sql::recall(tx, key, digest).await? {
+        Recalled::New => Ok(None),
+        Recalled::Replay(sealed) => Ok(Some(open_answer(keys, key, &sealed)?)),
+        Recalled::Reused => Err(AppError::RequestIdReused),
+    })
+}
+
+/// Keeps `response` (sealed: answers hold citizen data) as the answer to the write's key.
+pub async fn remember(
+    tx: &mut Tx,
+    keys: &Keyring,
+    idempotency: &Idempotency,
+    response: &[u8],
+    now: Timestamp,
+) -> StoreResult<()> {
+    match idempotency {
+        Some((key, digest)) => {
+            let sealed = seal_answer(keys, key, response);
+            idempotency_sql::remember(tx, key, digest, &sealed, now).await
+        }
+        None => Ok(()),
+    }
+}
+
 /// A new random id: 24 lower-case hex digits.
 pub fn new_id() -> String {
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes).expect("the operating system's random source");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Now, by the store's clock.
-pub fn now(clock: &SharedClock) -> Timestamp {
-    clock.now()
 }

@@ -1,10 +1,11 @@
 //! Units of work on representatives: authorise, revoke, list.
 
 use super::{
-    Access, Caller, Toward, acting,
-    citizens::{Answer, reused},
-    record, toward,
+    Access, Caller, Idempotency, Toward, Written, acting, citizens::Answer, recall, record,
+    remember, toward,
 };
+use std::sync::Arc;
+
 use crate::{
     domain::{
         access::{Action, Outcome},
@@ -12,37 +13,26 @@ use crate::{
         time::Timestamp,
     },
     error::{AppError, FieldViolation},
-    store::{
-        Tx, citizen_sql,
-        idempotency_sql::{self, IdempotencyKey, Recalled},
-        representation_sql,
-    },
+    secrets::Keyring,
+    store::{Tx, citizen_sql, representation_sql},
 };
 
 /// Input of [`authorize`]: the representation as it will be stored and the encoded answer.
 pub struct Authorize {
     pub caller: Caller,
+    pub keys: Arc<Keyring>,
     pub representation: Representation,
     pub response: Vec<u8>,
-    pub idempotency: Option<(IdempotencyKey, [u8; 32])>,
-}
-
-/// What [`authorize`] did.
-#[derive(Debug)]
-pub enum Authorized {
-    New,
-    Replay(Vec<u8>),
+    pub idempotency: Idempotency,
 }
 
 /// Records a representative: by the citizen's own portal, or by an agency (on documents such as
 /// a power of attorney). The representative must have a record of their own.
-pub async fn authorize(tx: &mut Tx, input: &Authorize) -> Answer<Authorized> {
-    if let Some((key, digest)) = &input.idempotency {
-        match idempotency_sql::recall(tx, key, digest).await? {
-            Recalled::New => {}
-            Recalled::Replay(bytes) => return Ok(Ok(Authorized::Replay(bytes))),
-            Recalled::Reused => return Ok(Err(reused())),
-        }
+pub async fn authorize(tx: &mut Tx, input: &Authorize) -> Answer<Written> {
+    match recall(tx, &input.keys, &input.idempotency).await? {
+        Ok(Some(bytes)) => return Ok(Ok(Written::Replay(bytes))),
+        Ok(None) => {}
+        Err(error) => return Ok(Err(error)),
     }
     let who = match acting(tx, &input.caller).await? {
         Ok(who) => who,
@@ -59,11 +49,7 @@ pub async fn authorize(tx: &mut Tx, input: &Authorize) -> Answer<Authorized> {
         action: Action::AuthorizeRepresentative,
         purpose: None,
         categories: r.categories,
-        outcome: if allowed {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(allowed),
         at: r.created,
     };
     if !allowed {
@@ -78,10 +64,15 @@ pub async fn authorize(tx: &mut Tx, input: &Authorize) -> Answer<Authorized> {
     }
     record(tx, access, true).await?;
     representation_sql::insert(tx, r).await?;
-    if let Some((key, digest)) = &input.idempotency {
-        idempotency_sql::remember(tx, key, digest, &input.response, r.created).await?;
-    }
-    Ok(Ok(Authorized::New))
+    remember(
+        tx,
+        &input.keys,
+        &input.idempotency,
+        &input.response,
+        r.created,
+    )
+    .await?;
+    Ok(Ok(Written::New))
 }
 
 /// Input of [`revoke`].
@@ -122,11 +113,7 @@ pub async fn revoke(tx: &mut Tx, input: &Revoke) -> Answer<Representation> {
         action: Action::RevokeRepresentative,
         purpose: None,
         categories: found.as_ref().map(|r| r.categories).unwrap_or_default(),
-        outcome: if allowed {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(allowed),
         at: input.now,
     };
     record(tx, access, exists).await?;
@@ -170,11 +157,7 @@ pub async fn list(tx: &mut Tx, input: &List) -> Answer<Vec<Representation>> {
         action: Action::ListRepresentatives,
         purpose: None,
         categories: Default::default(),
-        outcome: if allowed && exists {
-            Outcome::Allowed
-        } else {
-            Outcome::Denied
-        },
+        outcome: Outcome::of(allowed && exists),
         at: input.now,
     };
     record(tx, access, exists).await?;

@@ -71,8 +71,8 @@ impl KeyFile {
             ))
         };
         Ok(Secrets {
-            keyring: self.keyring()?,
-            log_signing_key: seed("log_signing_key", &self.log_signing_key)?,
+            keyring: std::sync::Arc::new(self.keyring()?),
+            log_signing_key: std::sync::Arc::new(seed("log_signing_key", &self.log_signing_key)?),
             demo_identity_provider_key: self
                 .demo_identity_provider_key
                 .as_deref()

@@ -29,8 +29,8 @@ pub use keyfile::KeyFile;
 /// and the demo identity provider's key (embedded default only). Never printed.
 #[derive(Clone)]
 pub struct Secrets {
-    pub keyring: Keyring,
-    pub log_signing_key: ed25519_dalek::SigningKey,
+    pub keyring: std::sync::Arc<Keyring>,
+    pub log_signing_key: std::sync::Arc<ed25519_dalek::SigningKey>,
     pub demo_identity_provider_key: Option<ed25519_dalek::SigningKey>,
 }
 

@@ -178,21 +178,20 @@ pub async fn grants(
         .collect()
 }
 
-/// The agencies holding a grant of `purpose` from the citizen that is live at `at`.
-pub async fn grantees_live(
+/// Every grant the citizen gave for `purpose`, to any agency, live or not.
+pub async fn grants_for(
     tx: &mut Tx,
     citizen_id: &str,
     purpose: Purpose,
-    at: Timestamp,
-) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> = on_conn!(tx, conn, DB => {
-        sqlx::query_as(
-            "SELECT DISTINCT grantee FROM consents WHERE citizen_id = $1 AND purpose = $2 \
-             AND valid_from_unix_ms <= $3 AND (valid_until_unix_ms IS NULL OR valid_until_unix_ms > $3) \
-             AND (revoked_at_unix_ms IS NULL OR revoked_at_unix_ms > $3) ORDER BY grantee",
-        )
-        .bind(citizen_id).bind(purpose.code()).bind(at.unix_millis())
+) -> StoreResult<Vec<Grant>> {
+    let rows: Vec<ConsentRow> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM consents WHERE citizen_id = $1 AND purpose = $2"
+        )))
+        .bind(citizen_id).bind(purpose.code())
         .fetch_all(conn).await?
     });
-    Ok(rows.into_iter().map(|(g,)| g).collect())
+    rows.into_iter()
+        .map(|r| decode(r).map(|c| c.grant))
+        .collect()
 }

@@ -374,9 +374,11 @@ async fn change_notice_positions_never_skip_a_notice_that_commits_late() {
             .await
             .expect("store")
             .with_clock(std::sync::Arc::new(SystemClock));
+        // Stamped now: the server's housekeeping forgets notices past their retention.
+        let now = crate::citizens::unix_now() * 1000;
         let insert = |id: &str| {
             format!(
-                "INSERT INTO change_notices (id, agency, citizen_id, kind, at_unix_ms, position) VALUES ('{id}', 'cra-arc', 'demo-amelie', 'contact', 1, NULL)"
+                "INSERT INTO change_notices (id, agency, citizen_id, kind, at_unix_ms, position) VALUES ('{id}', 'cra-arc', 'demo-amelie', 'contact', {now}, NULL)"
             )
         };
         let sequence = || {
@@ -560,7 +562,7 @@ async fn keys_rotate_reseal_and_reindex_keep_every_identifier_readable_and_finda
         let after = Secrets::load(&app.db.keys_file).expect("keys").keyring;
         assert_eq!(after.current_key_id(), "test-2");
         let sin = Identifier::parse(IdentifierScheme::Sin, "130692544").expect("a SIN");
-        let open = |keys: single_window::secrets::Keyring| {
+        let open = |keys: std::sync::Arc<single_window::secrets::Keyring>| {
             let id = id.clone();
             store.read(keys, move |tx, keys| {
                 let id = id.clone();
@@ -571,7 +573,7 @@ async fn keys_rotate_reseal_and_reindex_keep_every_identifier_readable_and_finda
         assert_eq!(loaded.details.identifiers, std::slice::from_ref(&sin));
         run(&["keys", "reindex"]).await;
         let reindexed = Secrets::load(&app.db.keys_file).expect("keys").keyring;
-        let find = |keys: single_window::secrets::Keyring| {
+        let find = |keys: std::sync::Arc<single_window::secrets::Keyring>| {
             let query = Traits {
                 identifier_indexes: vec![citizen_sql::identifier_index(&keys, &sin)],
                 ..Traits::default()

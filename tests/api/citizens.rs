@@ -1274,7 +1274,10 @@ async fn concurrent_updates_with_one_etag_let_exactly_one_win_and_leave_other_wr
                 "",
             )
         });
-        let (updated, created) = tokio::join!(futures_join_all(updates), futures_join_all(creates));
+        let (updated, created) = tokio::join!(
+            single_window::store::conformance::futures_join_all(updates),
+            single_window::store::conformance::futures_join_all(creates)
+        );
         let won: Vec<_> = updated.iter().filter(|r| r.is_ok()).collect();
         assert_eq!(
             won.len(),
@@ -1297,37 +1300,6 @@ async fn concurrent_updates_with_one_etag_let_exactly_one_win_and_leave_other_wr
             won[0].as_ref().map(|c| &c.contact).ok()
         );
     }
-}
-
-/// Awaits every future, concurrently, in order.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.map(Box::pin).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
-    // Poll all of them together: a simple join over pinned futures.
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for slot in pending.iter_mut() {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        out.push(Some(v));
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => done = false,
-                }
-            }
-        }
-        if done {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
 
 #[tokio::test]

@@ -35,13 +35,7 @@ use crate::{
     },
     error::AppError,
     proto::v1::{self as pb, citizen_service_server::CitizenService},
-    records::{
-        Caller, RecordsConfig,
-        citizens::{self, Created},
-        claims,
-        consents::{self, Granted},
-        log, new_id, notices,
-    },
+    records::{Caller, RecordsConfig, Written, citizens, claims, consents, log, new_id, notices},
     store::{
         Lock, Store, citizen_sql, consent_sql::ConsentRecord, idempotency_sql::IdempotencyKey,
     },
@@ -83,13 +77,13 @@ impl CitizenApi {
     }
 
     fn keys(&self) -> Arc<crate::secrets::Keyring> {
-        Arc::new(self.config.secrets.keyring.clone())
+        self.config.secrets.keyring.clone()
     }
 
     /// Adds committed events to the log's tree and signs a checkpoint when it grew.
     async fn sequence(&self) -> Result<(), AppError> {
         let input = log::Sequence {
-            key: Arc::new(self.config.secrets.log_signing_key.clone()),
+            key: self.config.secrets.log_signing_key.clone(),
             origin: self.config.log_origin.clone(),
             now: self.now(),
         };
@@ -198,8 +192,8 @@ impl CitizenService for CitizenApi {
             .write_committed(input, |tx, input| Box::pin(citizens::create(tx, input)))
             .await;
         match answer(outcome)? {
-            Created::New => Ok(Response::new(response)),
-            Created::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
+            Written::New => Ok(Response::new(response)),
+            Written::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
         }
     }
 
@@ -485,6 +479,7 @@ impl CitizenService for CitizenApi {
         };
         let response = encode::consent(&record, now);
         let input = consents::Grant {
+            keys: self.keys(),
             idempotency: idempotency(&caller, "GrantConsent", request_id, &req),
             caller,
             consent: record,
@@ -495,8 +490,8 @@ impl CitizenService for CitizenApi {
             .write_committed(input, |tx, input| Box::pin(consents::grant(tx, input)))
             .await;
         match answer(outcome)? {
-            Granted::New => Ok(Response::new(response)),
-            Granted::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
+            Written::New => Ok(Response::new(response)),
+            Written::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
         }
     }
 

@@ -13,10 +13,7 @@ use crate::{
     },
     grpc::request::Violations,
     proto::v1 as pb,
-    records::{
-        new_id,
-        representatives::{self, Authorized},
-    },
+    records::{Written, new_id, representatives},
 };
 
 fn kind(v: &mut Violations, value: i32) -> Option<RepresentationKind> {
@@ -83,6 +80,7 @@ pub async fn authorize(
     };
     let response = encode::representation(&representation, now);
     let input = representatives::Authorize {
+        keys: api.keys(),
         idempotency: idempotency(&caller, "AuthorizeRepresentative", request_id, &req),
         caller,
         representation,
@@ -95,8 +93,8 @@ pub async fn authorize(
         })
         .await;
     match answer(outcome)? {
-        Authorized::New => Ok(Response::new(response)),
-        Authorized::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
+        Written::New => Ok(Response::new(response)),
+        Written::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
     }
 }
 

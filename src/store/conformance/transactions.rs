@@ -354,7 +354,7 @@ pub async fn a_failing_unit_undoes_only_its_own_work(store: &Store) {
 }
 
 /// Awaits every future, concurrently, in order.
-async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+pub async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pending: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
     let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
     std::future::poll_fn(|cx| {
