@@ -1,7 +1,7 @@
-//! The subcommands other than `serve`: `migrate`, `catalog import`, `eval routing`,
-//! `demo credentials`, `principals new-key`.
+//! The subcommands other than `serve`: `migrate`, `catalog import`, `catalog vectors`,
+//! `eval routing`, `demo credentials`, `principals new-key`.
 
-use std::{borrow::Cow, time::Instant};
+use std::{borrow::Cow, io::Write as _, time::Instant};
 
 use anyhow::{Context as _, bail};
 
@@ -11,9 +11,15 @@ use crate::{
     catalog::{Snapshot, eval, import},
     config::{
         AuditCommand, CatalogFiles, DatabaseArgs, EvalRoutingArgs, ImportArgs, KeysCommand,
-        OutputFormat,
+        OutputFormat, VectorsArgs,
     },
     records::{self, RecordsConfig},
+    routing::{
+        Weights,
+        encoder::Encoders,
+        knowledge::Knowledge,
+        vectors::{self, Quantized, VectorTable},
+    },
     secrets::KeyFile,
     store::{
         Backend, CatalogStore as _, ImportMode, SchemaStatus, SchemaStore as _, Store, citizen_sql,
@@ -116,7 +122,8 @@ pub async fn catalog_import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `eval routing`: scores the catalogue search against a labelled file.
+/// `eval routing`: scores RouteNeed (or the catalogue search alone) against a labelled file;
+/// the French items are scored again on their own.
 pub fn eval_routing(args: &EvalRoutingArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -124,7 +131,127 @@ pub fn eval_routing(args: &EvalRoutingArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{} is not valid JSON lines", args.file.display()))?;
     let (catalog, _) = build_catalog(&args.files)?;
     let snapshot = Snapshot::build(1, catalog)?;
-    println!("{}", eval::evaluate(&snapshot, &items)?);
+    let weights = match &args.weights {
+        Some(spec) => parse_weights(spec)?,
+        None => Weights::default(),
+    };
+    let encoders = (!args.search_only).then(|| Encoders::load(1));
+    let mut answered = Vec::with_capacity(items.len());
+    for item in &items {
+        let answers = match &encoders {
+            Some(encoders) => eval::answer_by_routing(&snapshot, encoders, &weights, item)?,
+            None => eval::answer_by_search(&snapshot, item)?,
+        };
+        answered.push((item, answers));
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", eval::score(&answered))?;
+    let french: Vec<_> = answered
+        .iter()
+        .filter(|(item, _)| eval::is_french(item))
+        .cloned()
+        .collect();
+    writeln!(out, "french: {}", eval::score(&french))?;
+    if args.misses {
+        for (item, answers) in answered.iter().filter(|(i, a)| eval::missed(i, a)) {
+            writeln!(
+                out,
+                "miss {}: {}\n  want {:?} {:?}",
+                item.id, item.need, item.accept_service_ids, item.accept_orgs
+            )?;
+            for (id, agency) in answers.iter().take(3) {
+                let name = snapshot.service(id).map_or("", |s| s.name.en.as_str());
+                writeln!(out, "  got {id} ({agency}) {name}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_weights(spec: &str) -> anyhow::Result<Weights> {
+    let mut w = Weights::default();
+    for pair in spec.split(',').filter(|p| !p.trim().is_empty()) {
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("`{pair}` is not name=value"))?;
+        let value: f64 = value.trim().parse().with_context(|| format!("`{pair}`"))?;
+        match name.trim() {
+            "k" => w.k = value,
+            "lexical" => w.lexical = value,
+            "semantic" => w.semantic = value,
+            "lexical_gap" => w.lexical_gap = value,
+            "life_event" => w.life_event = value,
+            "audience_miss" => w.audience_miss = value,
+            "expansion" => w.expansion = value as f32,
+            other => anyhow::bail!("unknown weight `{other}`"),
+        }
+    }
+    Ok(w)
+}
+
+/// `catalog vectors`: computes (or checks) the shipped service vectors.
+pub fn catalog_vectors(args: &VectorsArgs) -> anyhow::Result<()> {
+    let (catalog, _) = import::build(import::BUILTIN)?;
+    let knowledge = Knowledge::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut texts: Vec<String> = catalog
+        .services
+        .iter()
+        .filter(|s| !s.retired)
+        .flat_map(|s| vectors::texts(s, knowledge.service(&s.id)))
+        .collect();
+    texts.sort();
+    texts.dedup();
+    let wanted: std::collections::BTreeSet<u64> = texts.iter().map(|t| vectors::key(t)).collect();
+    let existing = std::fs::read(&args.output)
+        .ok()
+        .and_then(|bytes| VectorTable::parse(&bytes).ok())
+        .filter(|t| t.identity == vectors::model_identity())
+        .unwrap_or_default();
+    let have: std::collections::BTreeSet<u64> = existing.vectors.keys().copied().collect();
+    if args.check {
+        let missing = wanted.difference(&have).count();
+        let stale = have.difference(&wanted).count();
+        if missing > 0 || stale > 0 {
+            anyhow::bail!(
+                "{} is out of date: {missing} texts lack a vector and {stale} vectors match no text; run `single-window catalog vectors`",
+                args.output.display()
+            );
+        }
+        eprintln!(
+            "{} is current: {} vectors",
+            args.output.display(),
+            have.len()
+        );
+        return Ok(());
+    }
+    let encoders = Encoders::load(1);
+    let todo: Vec<String> = texts
+        .iter()
+        .filter(|t| !have.contains(&vectors::key(t)))
+        .cloned()
+        .collect();
+    let started = Instant::now();
+    let encoded = encoders.encode_all(&todo)?;
+    let mut table = VectorTable {
+        identity: vectors::model_identity(),
+        dimensions: pocket_encoder::model_info().dimensions,
+        vectors: existing.vectors,
+    };
+    table.vectors.retain(|k, _| wanted.contains(k));
+    for (text, vector) in todo.iter().zip(encoded) {
+        table
+            .vectors
+            .insert(vectors::key(text), Quantized::of(&vector));
+    }
+    std::fs::write(&args.output, table.write())
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!(
+        "wrote {}: {} vectors ({} encoded in {:.1?})",
+        args.output.display(),
+        table.vectors.len(),
+        todo.len(),
+        started.elapsed()
+    );
     Ok(())
 }
 

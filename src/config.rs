@@ -192,14 +192,32 @@ pub enum CatalogCommand {
     /// files again changes nothing. Services missing from the files are retired, never deleted.
     /// Running servers pick up the new catalogue within their poll interval.
     Import(ImportArgs),
+    /// Compute the service vectors of the semantic routing signal from the built-in catalogue and
+    /// routing knowledge with the built-in sentence encoder, and write them where the build takes
+    /// them from (`data/routing/vectors.bin`). Run it after changing either; `--check` only says
+    /// whether the file is current.
+    Vectors(VectorsArgs),
+}
+
+/// Settings of `catalog vectors`.
+#[derive(Debug, Clone, Args)]
+pub struct VectorsArgs {
+    /// Where to write the vectors.
+    #[arg(long, value_name = "FILE", default_value = "data/routing/vectors.bin")]
+    pub output: PathBuf,
+
+    /// Write nothing; exit non-zero unless `--output` holds a vector for every text of the
+    /// built-in data, made by this encoder, and nothing else.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Evaluations.
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
     /// Score routing against a labelled JSON-lines file (`{"id", "need", "accept_service_ids",
-    /// "accept_orgs"}` per line) using the catalogue search, and print
-    /// `n=.. top1_agency=.. top3_service=.. mrr5=..`.
+    /// "accept_orgs"}` per line) with RouteNeed (no context), and print
+    /// `n=.. top1_agency=.. top3_service=.. mrr5=..`, then the same for the French items alone.
     Routing(EvalRoutingArgs),
 }
 
@@ -296,6 +314,12 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_allowed_origins: Vec<String>,
+
+    /// How many RouteNeed encodings run at once, each on its own blocking thread (others wait
+    /// their turn); default: all cores but one, at least one, so routing never takes every core
+    /// from lookups.
+    #[arg(long, env = "SINGLE_WINDOW_ROUTING_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
+    pub routing_concurrency: Option<u16>,
 
     /// How often to check the database for a newer catalogue and swap it in.
     #[arg(long, env = "SINGLE_WINDOW_CATALOG_POLL_INTERVAL", default_value = "30s", value_parser = parse_positive_duration)]
@@ -608,6 +632,19 @@ pub struct CatalogFiles {
 pub struct EvalRoutingArgs {
     /// The labelled JSON-lines file.
     pub file: PathBuf,
+
+    /// Score the catalogue search alone (what `SearchServices` returns), for comparison.
+    #[arg(long)]
+    pub search_only: bool,
+
+    /// Also list each item answered wrongly, with the first three answers.
+    #[arg(long)]
+    pub misses: bool,
+
+    /// Override fusion weights for diagnosis, as `name=value,...` (k, lexical, semantic,
+    /// lexical_gap, life_event, audience_miss, expansion).
+    #[arg(long, value_name = "WEIGHTS", hide = true)]
+    pub weights: Option<String>,
 
     #[command(flatten)]
     pub files: CatalogFiles,

@@ -15,6 +15,7 @@ pub mod grpc;
 pub mod health;
 pub mod proto;
 pub mod records;
+pub mod routing;
 pub mod secrets;
 pub mod shutdown;
 pub mod startup;

@@ -11,6 +11,7 @@ use single_window::{
 
 fn main() -> std::process::ExitCode {
     return_large_buffers_to_the_os();
+    one_thread_per_encoding();
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -48,6 +49,18 @@ fn return_large_buffers_to_the_os() {
     }
 }
 
+/// Makes each sentence encoding run on the one thread that asked for it: the server bounds how
+/// many run at once (`--routing-concurrency`), and the encoder's own thread pool would otherwise
+/// spread each small encoding over every core (and pin its threads to them).
+fn one_thread_per_encoding() {
+    for name in ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"] {
+        if std::env::var_os(name).is_none() {
+            // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+            unsafe { std::env::set_var(name, "1") };
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(cli.serve).await,
@@ -56,6 +69,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Catalog(CatalogCommand::Import(args))) => {
             commands::catalog_import(args).await
         }
+        Some(Command::Catalog(CatalogCommand::Vectors(args))) => commands::catalog_vectors(&args),
         Some(Command::Eval(EvalCommand::Routing(args))) => commands::eval_routing(&args),
         Some(Command::Demo(DemoCommand::Credentials { format, database })) => {
             commands::demo_credentials(format, &database)

@@ -30,6 +30,7 @@ use crate::{
         catalog::CatalogApi,
         citizens::CitizenApi,
         page_token::{PageTokens, TokenKey},
+        routing::RoutingApi,
     },
     health::DrainingHealth,
     proto::{
@@ -37,9 +38,11 @@ use crate::{
         v1::{
             catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
             citizen_service_server::{CitizenServiceServer, SERVICE_NAME as CITIZEN_SERVICE},
+            routing_service_server::{RoutingServiceServer, SERVICE_NAME as ROUTING_SERVICE},
         },
     },
     records::{self, RecordsConfig},
+    routing::encoder::{self, Encoders},
     secrets::Secrets,
     store::{
         Backend, CatalogStore as _, ImportMode, Lock, SchemaStatus, SchemaStore as _, Store,
@@ -105,11 +108,15 @@ impl Application {
             secrets,
             log_origin: args.log_origin.clone(),
         };
+        let concurrency = args
+            .routing_concurrency
+            .map_or_else(encoder::default_concurrency, usize::from);
+        let encoders = tokio::task::spawn_blocking(move || Encoders::load(concurrency)).await?;
         let service = services(
             &args,
             &health,
             stop_rx.clone(),
-            (catalogue.clone(), store.clone(), records.clone()),
+            (catalogue.clone(), store.clone(), records.clone(), encoders),
             authenticator,
         )?;
 
@@ -203,7 +210,7 @@ fn services(
     args: &ServeArgs,
     health: &HealthReporter,
     draining: tokio::sync::watch::Receiver<bool>,
-    (catalogue, store, records): (Arc<Catalogue>, Store, RecordsConfig),
+    (catalogue, store, records, encoders): (Arc<Catalogue>, Store, RecordsConfig, Encoders),
     authenticator: Authenticator,
 ) -> anyhow::Result<AppService> {
     let limits = &args.limits;
@@ -226,6 +233,14 @@ fn services(
             .register_encoded_file_descriptor_set(ERROR_DETAILS_DESCRIPTOR_SET)
     };
     let tokens = Arc::new(page_tokens(args));
+    let routing = RoutingServiceServer::new(RoutingApi::new(
+        store.clone(),
+        catalogue.clone(),
+        encoders,
+        records.secrets.keyring.clone(),
+    ))
+    .max_decoding_message_size(decode_limit)
+    .max_encoding_message_size(limits.max_response_size);
     let citizens = CitizenServiceServer::new(CitizenApi::new(
         store,
         records,
@@ -242,6 +257,7 @@ fn services(
         .add_service(reflection().build_v1alpha()?)
         .add_service(catalog)
         .add_service(citizens)
+        .add_service(routing)
         .prepare();
     let calls = CallStackLayer::new(CallSettings {
         policies,
@@ -397,6 +413,7 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
     health.set_service_status("", status).await;
     health.set_service_status(CATALOG_SERVICE, status).await;
     health.set_service_status(CITIZEN_SERVICE, status).await;
+    health.set_service_status(ROUTING_SERVICE, status).await;
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {

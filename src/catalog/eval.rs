@@ -10,6 +10,10 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use super::{ServiceFilter, Snapshot};
+use crate::routing::{
+    self, DEFAULT_CANDIDATES, EntryPoint, Need, NeedLanguage, Query, Weights, encoder::Encoders,
+    rank::text_to_encode, text::detect,
+};
 
 /// One labelled need.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,33 +52,93 @@ pub fn parse_items(text: &str) -> anyhow::Result<Vec<EvalItem>> {
         .collect()
 }
 
-/// Answers every item with the snapshot's search (what `SearchServices` returns) and scores it.
-pub fn evaluate(snapshot: &Snapshot, items: &[EvalItem]) -> anyhow::Result<EvalScores> {
+/// The first five answers to one item: (service id, owner agency id).
+pub type Answers = Vec<(String, String)>;
+
+/// Scores answered items.
+pub fn score(answered: &[(&EvalItem, Answers)]) -> EvalScores {
     let (mut top1, mut top3, mut rr) = (0.0, 0.0, 0.0);
-    let filter = ServiceFilter::default();
-    for item in items {
-        let results = snapshot.search(&item.need, &filter)?;
-        let ids: Vec<&str> = results.iter().take(5).map(|(s, _)| s.id.as_str()).collect();
-        if results
+    for (item, answers) in answered {
+        if answers
             .first()
-            .is_some_and(|(s, _)| item.accept_orgs.contains(&s.agency))
+            .is_some_and(|(_, agency)| item.accept_orgs.contains(agency))
         {
             top1 += 1.0;
         }
-        if let Some(rank) = ids
+        if let Some(rank) = answers
             .iter()
-            .position(|id| item.accept_service_ids.iter().any(|a| a == id))
+            .take(5)
+            .position(|(id, _)| item.accept_service_ids.contains(id))
         {
             top3 += if rank < 3 { 1.0 } else { 0.0 };
             rr += 1.0 / (rank as f64 + 1.0);
         }
     }
-    let n = items.len();
+    let n = answered.len();
     let share = |x: f64| if n == 0 { 0.0 } else { x / n as f64 };
-    Ok(EvalScores {
+    EvalScores {
         n,
         top1_agency: share(top1),
         top3_service: share(top3),
         mrr5: share(rr),
-    })
+    }
+}
+
+/// Whether an item counts as missed: its first agency is wrong or no accepted service is in the
+/// first three.
+pub fn missed(item: &EvalItem, answers: &Answers) -> bool {
+    let agency = answers
+        .first()
+        .is_some_and(|(_, a)| item.accept_orgs.contains(a));
+    let service = answers
+        .iter()
+        .take(3)
+        .any(|(id, _)| item.accept_service_ids.contains(id));
+    !(agency && service)
+}
+
+/// Answers with the snapshot's search (what `SearchServices` returns).
+pub fn answer_by_search(snapshot: &Snapshot, item: &EvalItem) -> anyhow::Result<Answers> {
+    Ok(snapshot
+        .search(&item.need, &ServiceFilter::default())?
+        .into_iter()
+        .take(5)
+        .map(|(s, _)| (s.id.clone(), s.agency.clone()))
+        .collect())
+}
+
+/// Answers with RouteNeed, without context, as an anonymous caller would.
+pub fn answer_by_routing(
+    snapshot: &Snapshot,
+    encoders: &Encoders,
+    weights: &Weights,
+    item: &EvalItem,
+) -> anyhow::Result<Answers> {
+    let query = Query {
+        need: Need::Text(item.need.clone()),
+        context: Default::default(),
+        entry: EntryPoint::default(),
+        max_candidates: DEFAULT_CANDIDATES,
+    };
+    let vector = text_to_encode(&query).and_then(|t| encoders.encode_blocking(t));
+    let routed = routing::route(snapshot, &query, vector.as_deref(), weights)?;
+    Ok(routed
+        .candidates
+        .into_iter()
+        .map(|c| (c.service, c.owner))
+        .collect())
+}
+
+/// Whether an item's need is read as French.
+pub fn is_french(item: &EvalItem) -> bool {
+    detect(&item.need) == NeedLanguage::French
+}
+
+/// Answers every item with the snapshot's search and scores it.
+pub fn evaluate(snapshot: &Snapshot, items: &[EvalItem]) -> anyhow::Result<EvalScores> {
+    let answered = items
+        .iter()
+        .map(|item| Ok((item, answer_by_search(snapshot, item)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(score(&answered))
 }

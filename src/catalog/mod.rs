@@ -51,8 +51,16 @@ impl Catalogue {
             generation,
             services = snapshot.active_services(),
             agencies = snapshot.agencies().count(),
+            routing_vectors = snapshot.routing().vector_count(),
+            texts_without_vectors = snapshot.routing().missing_vectors,
             "catalogue snapshot loaded"
         );
+        if snapshot.routing().missing_vectors > 0 {
+            tracing::warn!(
+                texts = snapshot.routing().missing_vectors,
+                "some services have changed since the routing vectors were made and route without the semantic signal; run `single-window catalog vectors` and rebuild"
+            );
+        }
         self.current.store(Some(Arc::new(snapshot)));
         Ok(true)
     }

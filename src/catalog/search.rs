@@ -17,7 +17,10 @@ use tantivy::{
     },
 };
 
-use crate::domain::catalog::{Agency, LifeEvent, Service};
+use crate::{
+    domain::catalog::{Agency, LifeEvent, Service},
+    routing::knowledge::ServiceKnowledge,
+};
 
 /// Everything the index needs to know about a service.
 #[derive(Debug)]
@@ -25,6 +28,8 @@ pub struct SearchDocument<'a> {
     pub service: &'a Service,
     pub agency: Option<&'a Agency>,
     pub life_events: Vec<&'a LifeEvent>,
+    /// How people ask for it, for routing; `SearchServices` does not read it.
+    pub knowledge: Option<&'a ServiceKnowledge>,
 }
 
 /// Why the index could not be built or queried.
@@ -37,6 +42,8 @@ struct WeightedField {
     field: Field,
     analyzer: &'static str,
     boost: f32,
+    /// Read by `SearchServices`; the others only by routing.
+    base: bool,
 }
 
 /// An in-memory search index over services.
@@ -84,22 +91,26 @@ impl SearchIndex {
             )
         };
         // (name, analyzer, boost): names count most, then curated keywords, then the rest.
-        let specs: [(&str, &'static str, f32); 8] = [
-            ("name_en", EN, 3.0),
-            ("name_fr", FR, 2.0),
-            ("keywords_en", EN, 2.5),
-            ("keywords_fr", FR, 1.5),
-            ("description_en", EN, 1.0),
-            ("description_fr", FR, 0.7),
-            ("context_en", EN, 0.8),
-            ("context_fr", FR, 0.5),
+        // Routing also reads how people ask for each service (`plain_*`).
+        let specs: [(&str, &'static str, f32, bool); 10] = [
+            ("name_en", EN, 3.0, true),
+            ("name_fr", FR, 2.0, true),
+            ("keywords_en", EN, 2.5, true),
+            ("keywords_fr", FR, 1.5, true),
+            ("description_en", EN, 1.0, true),
+            ("description_fr", FR, 0.7, true),
+            ("context_en", EN, 0.8, true),
+            ("context_fr", FR, 0.5, true),
+            ("plain_en", EN, 1.5, false),
+            ("plain_fr", FR, 1.5, false),
         ];
         let fields: Vec<WeightedField> = specs
             .iter()
-            .map(|(name, analyzer, boost)| WeightedField {
+            .map(|(name, analyzer, boost, base)| WeightedField {
                 field: builder.add_text_field(name, text(analyzer)),
                 analyzer,
                 boost: *boost,
+                base: *base,
             })
             .collect();
         let index = Index::create_in_ram(builder.build());
@@ -169,6 +180,20 @@ impl SearchIndex {
             context_fr.push(&event.name.fr);
             context_en.extend(event.keywords.iter().map(String::as_str));
         }
+        let plain = |phrasings: &[String], keywords: &[String]| {
+            phrasings
+                .iter()
+                .chain(keywords)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ; ")
+        };
+        let (plain_en, plain_fr) = doc.knowledge.map_or_else(Default::default, |k| {
+            (
+                plain(&k.phrasings.en, &k.keywords.en),
+                plain(&k.phrasings.fr, &k.keywords.fr),
+            )
+        });
         let values = [
             s.name.en.clone(),
             s.name.fr.clone(),
@@ -178,6 +203,8 @@ impl SearchIndex {
             s.description.fr.clone(),
             context_en.join(" ; "),
             context_fr.join(" ; "),
+            plain_en,
+            plain_fr,
         ];
         let mut document = TantivyDocument::default();
         document.add_text(id, &s.id);
@@ -189,9 +216,22 @@ impl SearchIndex {
 
     /// Service ids matching `text`, best first, with scores; at most `limit`.
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<(String, f32)>, SearchError> {
-        let query = self.query(text);
+        self.run(&self.query(&[(text, 1.0)], true), limit)
+    }
+
+    /// Service ids matching the weighted texts over every field, how people ask for each service
+    /// included: routing's lexical signal, with the need and its lexicon expansions.
+    pub fn search_all(
+        &self,
+        texts: &[(&str, f32)],
+        limit: usize,
+    ) -> Result<Vec<(String, f32)>, SearchError> {
+        self.run(&self.query(texts, false), limit)
+    }
+
+    fn run(&self, query: &BooleanQuery, limit: usize) -> Result<Vec<(String, f32)>, SearchError> {
         let searcher = self.reader.searcher();
-        let hits = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let hits = searcher.search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         Ok(hits
             .into_iter()
             .filter_map(|(score, address)| {
@@ -201,28 +241,47 @@ impl SearchIndex {
             .collect())
     }
 
-    /// One optional clause per analysed term and field, weighted by the field.
-    fn query(&self, text: &str) -> BooleanQuery {
+    /// One optional clause per analysed term and field, weighted by the field and the text; a
+    /// term repeated across the texts counts once, at its first weight.
+    fn query(&self, texts: &[(&str, f32)], base_only: bool) -> BooleanQuery {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for weighted in &self.fields {
+        for weighted in self.fields.iter().filter(|f| f.base || !base_only) {
             let Some(mut analyzer) = self.index.tokenizers().get(weighted.analyzer) else {
                 continue;
             };
-            let mut stream = analyzer.token_stream(text);
             let mut seen: Vec<String> = Vec::new();
-            while let Some(token) = stream.next() {
-                if seen.contains(&token.text) {
-                    continue;
+            for (text, weight) in texts {
+                let mut stream = analyzer.token_stream(text);
+                while let Some(token) = stream.next() {
+                    if seen.contains(&token.text) {
+                        continue;
+                    }
+                    seen.push(token.text.clone());
+                    let term = Term::from_field_text(weighted.field, &token.text);
+                    let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(query), weighted.boost * weight)),
+                    ));
                 }
-                seen.push(token.text.clone());
-                let term = Term::from_field_text(weighted.field, &token.text);
-                let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(query), weighted.boost)),
-                ));
             }
         }
         BooleanQuery::new(clauses)
+    }
+
+    /// The analysed terms of `text` in English (`french` false) or French.
+    pub fn terms(&self, text: &str, french: bool) -> Vec<String> {
+        let name = if french { FR } else { EN };
+        let Some(mut analyzer) = self.index.tokenizers().get(name) else {
+            return Vec::new();
+        };
+        let mut stream = analyzer.token_stream(text);
+        let mut terms = Vec::new();
+        while let Some(token) = stream.next() {
+            if !terms.contains(&token.text) {
+                terms.push(token.text.clone());
+            }
+        }
+        terms
     }
 }

@@ -1,12 +1,29 @@
 //! An immutable, in-memory view of one catalogue generation with its search index. Lookups and
 //! search are served from it without touching the database.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use super::search::{SearchDocument, SearchError, SearchIndex};
-use crate::domain::catalog::{
-    Agency, Catalog, Channel, ClientGroup, LifeEvent, Service, ServiceStandard,
+use crate::{
+    domain::catalog::{Agency, Catalog, Channel, ClientGroup, LifeEvent, Service, ServiceStandard},
+    routing::{
+        RoutingIndex, builtin_vectors,
+        knowledge::{Knowledge, KnowledgeError},
+        vectors::VectorTable,
+    },
 };
+
+/// Why a snapshot could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    #[error(transparent)]
+    Knowledge(#[from] Arc<KnowledgeError>),
+}
 
 /// Filters of a service list; values within one filter are ORed, filters are ANDed. Empty means
 /// no restriction.
@@ -59,11 +76,28 @@ pub struct Snapshot {
     active_by_agency: BTreeMap<String, usize>,
     active: usize,
     search: SearchIndex,
+    routing: RoutingIndex,
 }
 
 impl Snapshot {
-    /// Builds the snapshot and its search index.
-    pub fn build(generation: i64, catalog: Catalog) -> Result<Self, SearchError> {
+    /// Builds the snapshot, its search index and its routing data from the knowledge and vectors
+    /// built into the binary.
+    pub fn build(generation: i64, catalog: Catalog) -> Result<Self, SnapshotError> {
+        Self::build_with(
+            generation,
+            catalog,
+            Knowledge::builtin()?,
+            &builtin_vectors(),
+        )
+    }
+
+    /// Builds the snapshot with the given routing knowledge and vectors.
+    pub fn build_with(
+        generation: i64,
+        catalog: Catalog,
+        knowledge: Arc<Knowledge>,
+        vectors: &VectorTable,
+    ) -> Result<Self, SnapshotError> {
         let agencies: BTreeMap<_, _> = catalog
             .agencies
             .into_iter()
@@ -88,8 +122,11 @@ impl Snapshot {
                     .iter()
                     .filter_map(|id| life_events.get(id))
                     .collect(),
+                knowledge: knowledge.service(&service.id),
             }
         }))?;
+        let routing =
+            RoutingIndex::build(services.values().filter(|s| !s.retired), knowledge, vectors);
         let mut active_by_agency = BTreeMap::new();
         for service in services.values().filter(|s| !s.retired) {
             *active_by_agency.entry(service.agency.clone()).or_insert(0) += 1;
@@ -103,6 +140,7 @@ impl Snapshot {
             active_by_agency,
             active,
             search,
+            routing,
         })
     }
 
@@ -179,6 +217,32 @@ impl Snapshot {
     /// Every life event in order of id.
     pub fn life_events(&self) -> impl Iterator<Item = &LifeEvent> {
         self.life_events.values()
+    }
+
+    /// The routing data of this generation.
+    pub fn routing(&self) -> &RoutingIndex {
+        &self.routing
+    }
+
+    /// Active services matching the weighted texts over every field, how people ask for each
+    /// service included, best first; at most `limit`.
+    pub fn search_all(
+        &self,
+        texts: &[(&str, f32)],
+        limit: usize,
+    ) -> Result<Vec<(&Service, f32)>, SearchError> {
+        Ok(self
+            .search
+            .search_all(texts, limit)?
+            .into_iter()
+            .filter_map(|(id, score)| self.services.get(&id).map(|s| (s, score)))
+            .filter(|(s, _)| !s.retired)
+            .collect())
+    }
+
+    /// The analysed search terms of `text` (English, or French when `french`).
+    pub fn search_terms(&self, text: &str, french: bool) -> Vec<String> {
+        self.search.terms(text, french)
     }
 
     /// Active services matching `text` and `filter`, best first, with scores.

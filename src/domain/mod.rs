@@ -7,5 +7,6 @@ pub mod codes;
 pub mod consent;
 pub mod names;
 pub mod principal;
+pub mod routing;
 pub mod threshold;
 pub mod time;

@@ -13,7 +13,7 @@ use crate::{
     proto::v1 as pb,
 };
 
-fn text(t: &Text) -> Option<pb::LocalizedText> {
+pub(crate) fn text(t: &Text) -> Option<pb::LocalizedText> {
     Some(pb::LocalizedText {
         en: t.en.clone(),
         fr: t.fr.clone(),

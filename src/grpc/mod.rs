@@ -9,6 +9,7 @@ pub mod codec;
 pub(crate) mod convert;
 pub mod page_token;
 pub(crate) mod request;
+pub mod routing;
 pub mod status;
 
 pub use request::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};

@@ -47,6 +47,7 @@ coded_enum! {
         Indigenous => "indigenous",
         Disability => "disability",
         Caregiver => "caregiver",
+        Senior => "senior",
     }
 }
 

@@ -118,6 +118,7 @@ pub const ACCESS: &[(&str, Callers)] = &[
         "/singlewindow.v1.CitizenService/ListChangeNotices",
         AGENCIES,
     ),
+    ("/singlewindow.v1.RoutingService/RouteNeed", Callers::ANYONE),
     ("/grpc.health.v1.Health/Check", Callers::ANYONE),
     ("/grpc.health.v1.Health/Watch", Callers::ANYONE),
     (

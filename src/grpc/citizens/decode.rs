@@ -44,7 +44,7 @@ fn text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool
     value.to_owned()
 }
 
-fn date(v: &mut Violations, field: &str, value: &str, today: &Date) -> Option<Date> {
+pub(crate) fn date(v: &mut Violations, field: &str, value: &str, today: &Date) -> Option<Date> {
     if value.trim().is_empty() {
         return None;
     }
@@ -194,7 +194,7 @@ pub fn details(v: &mut Violations, prefix: &str, c: &pb::Citizen, today: &Date) 
     out
 }
 
-fn need(value: pb::AccessibilityNeed) -> Option<AccessibilityNeed> {
+pub(crate) fn need(value: pb::AccessibilityNeed) -> Option<AccessibilityNeed> {
     use pb::AccessibilityNeed as P;
     Some(match value {
         P::Unspecified => return None,
@@ -209,7 +209,7 @@ fn need(value: pb::AccessibilityNeed) -> Option<AccessibilityNeed> {
     })
 }
 
-fn circumstance(value: pb::Circumstance) -> Option<Circumstance> {
+pub(crate) fn circumstance(value: pb::Circumstance) -> Option<Circumstance> {
     use pb::Circumstance as P;
     Some(match value {
         P::Unspecified => return None,
@@ -219,11 +219,12 @@ fn circumstance(value: pb::Circumstance) -> Option<Circumstance> {
         P::Indigenous => Circumstance::Indigenous,
         P::Disability => Circumstance::Disability,
         P::Caregiver => Circumstance::Caregiver,
+        P::Senior => Circumstance::Senior,
     })
 }
 
 /// A repeated enum whose values must be valid and distinct.
-fn unique_enums<P: TryFrom<i32>, D: Ord + Copy>(
+pub(crate) fn unique_enums<P: TryFrom<i32>, D: Ord + Copy>(
     v: &mut Violations,
     field: &str,
     values: &[i32],

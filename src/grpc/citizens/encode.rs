@@ -87,6 +87,7 @@ fn circumstance(c: Circumstance) -> pb::Circumstance {
         Circumstance::Indigenous => P::Indigenous,
         Circumstance::Disability => P::Disability,
         Circumstance::Caregiver => P::Caregiver,
+        Circumstance::Senior => P::Senior,
     }
 }
 

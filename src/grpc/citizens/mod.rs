@@ -2,8 +2,8 @@
 //! Each method decodes its request, runs one unit of work of `records` through the store (its
 //! access event commits with it), and encodes the answer.
 
-mod decode;
-mod encode;
+pub(super) mod decode;
+pub(super) mod encode;
 mod representatives;
 
 use std::sync::Arc;
@@ -97,7 +97,7 @@ impl CitizenApi {
 }
 
 /// The caller of `request`, as the call stack authenticated it.
-fn caller<T>(request: &Request<T>) -> Result<Caller, AppError> {
+pub(super) fn caller<T>(request: &Request<T>) -> Result<Caller, AppError> {
     let principal = request
         .extensions()
         .get::<Principal>()
