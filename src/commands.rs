@@ -178,10 +178,14 @@ fn parse_weights(spec: &str) -> anyhow::Result<Weights> {
         match name.trim() {
             "k" => w.k = value,
             "lexical" => w.lexical = value,
+            "plain" => w.plain = value,
             "semantic" => w.semantic = value,
+            "semantic_french" => w.semantic_french = value,
             "lexical_gap" => w.lexical_gap = value,
             "life_event" => w.life_event = value,
             "audience_miss" => w.audience_miss = value,
+            "audience_guess" => w.audience_guess = value,
+            "audience_internal" => w.audience_internal = value,
             "expansion" => w.expansion = value as f32,
             other => anyhow::bail!("unknown weight `{other}`"),
         }

@@ -120,7 +120,7 @@ pub fn answer_by_routing(
         entry: EntryPoint::default(),
         max_candidates: DEFAULT_CANDIDATES,
     };
-    let vector = text_to_encode(&query).and_then(|t| encoders.encode_blocking(t));
+    let vector = text_to_encode(&query, weights).and_then(|t| encoders.encode_blocking(t));
     let routed = routing::route(snapshot, &query, vector.as_deref(), weights)?;
     Ok(routed
         .candidates

@@ -32,6 +32,17 @@ pub struct SearchDocument<'a> {
     pub knowledge: Option<&'a ServiceKnowledge>,
 }
 
+/// Which fields a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fields {
+    /// The catalogue's own text: what `SearchServices` reads.
+    Catalogue,
+    /// How people ask for each service (routing knowledge).
+    Plain,
+    /// Both.
+    All,
+}
+
 /// Why the index could not be built or queried.
 #[derive(Debug, thiserror::Error)]
 #[error("search index: {0}")]
@@ -216,17 +227,18 @@ impl SearchIndex {
 
     /// Service ids matching `text`, best first, with scores; at most `limit`.
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<(String, f32)>, SearchError> {
-        self.run(&self.query(&[(text, 1.0)], true), limit)
+        self.run(&self.query(&[(text, 1.0)], Fields::Catalogue), limit)
     }
 
-    /// Service ids matching the weighted texts over every field, how people ask for each service
-    /// included: routing's lexical signal, with the need and its lexicon expansions.
-    pub fn search_all(
+    /// Service ids matching the weighted texts over `fields`: routing's lexical signals, with the
+    /// need and its lexicon expansions.
+    pub fn search_fields(
         &self,
         texts: &[(&str, f32)],
+        fields: Fields,
         limit: usize,
     ) -> Result<Vec<(String, f32)>, SearchError> {
-        self.run(&self.query(texts, false), limit)
+        self.run(&self.query(texts, fields), limit)
     }
 
     fn run(&self, query: &BooleanQuery, limit: usize) -> Result<Vec<(String, f32)>, SearchError> {
@@ -243,9 +255,14 @@ impl SearchIndex {
 
     /// One optional clause per analysed term and field, weighted by the field and the text; a
     /// term repeated across the texts counts once, at its first weight.
-    fn query(&self, texts: &[(&str, f32)], base_only: bool) -> BooleanQuery {
+    fn query(&self, texts: &[(&str, f32)], fields: Fields) -> BooleanQuery {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for weighted in self.fields.iter().filter(|f| f.base || !base_only) {
+        let wanted = |f: &&WeightedField| match fields {
+            Fields::Catalogue => f.base,
+            Fields::Plain => !f.base,
+            Fields::All => true,
+        };
+        for weighted in self.fields.iter().filter(wanted) {
             let Some(mut analyzer) = self.index.tokenizers().get(weighted.analyzer) else {
                 continue;
             };

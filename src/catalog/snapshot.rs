@@ -6,7 +6,7 @@ use std::{
     sync::Arc,
 };
 
-use super::search::{SearchDocument, SearchError, SearchIndex};
+use super::search::{Fields, SearchDocument, SearchError, SearchIndex};
 use crate::{
     domain::catalog::{Agency, Catalog, Channel, ClientGroup, LifeEvent, Service, ServiceStandard},
     routing::{
@@ -224,16 +224,16 @@ impl Snapshot {
         &self.routing
     }
 
-    /// Active services matching the weighted texts over every field, how people ask for each
-    /// service included, best first; at most `limit`.
-    pub fn search_all(
+    /// Active services matching the weighted texts over `fields`, best first; at most `limit`.
+    pub fn search_fields(
         &self,
         texts: &[(&str, f32)],
+        fields: Fields,
         limit: usize,
     ) -> Result<Vec<(&Service, f32)>, SearchError> {
         Ok(self
             .search
-            .search_all(texts, limit)?
+            .search_fields(texts, fields, limit)?
             .into_iter()
             .filter_map(|(id, score)| self.services.get(&id).map(|s| (s, score)))
             .filter(|(s, _)| !s.retired)

@@ -326,8 +326,8 @@ impl RoutingService for RoutingApi {
         let routed = self
             .encoders
             .run(move |encoders| {
-                let vector =
-                    routing::rank::text_to_encode(&query).and_then(|t| encoders.encode_blocking(t));
+                let vector = routing::rank::text_to_encode(&query, &Weights::default())
+                    .and_then(|t| encoders.encode_blocking(t));
                 routing::route(
                     &routed_snapshot,
                     &query,
