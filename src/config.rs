@@ -202,6 +202,9 @@ pub enum CatalogCommand {
 /// Settings of `catalog vectors`.
 #[derive(Debug, Clone, Args)]
 pub struct VectorsArgs {
+    #[command(flatten)]
+    pub files: CatalogFiles,
+
     /// Where to write the vectors.
     #[arg(long, value_name = "FILE", default_value = "data/routing/vectors.bin")]
     pub output: PathBuf,
@@ -320,6 +323,12 @@ pub struct ServeArgs {
     /// from lookups.
     #[arg(long, env = "SINGLE_WINDOW_ROUTING_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
     pub routing_concurrency: Option<u16>,
+
+    /// Service vectors for the semantic routing signal, written by `catalog vectors` for a
+    /// catalogue imported from other files; default: the vectors built into the binary, which
+    /// cover the built-in catalogue. Services without a vector route on the other signals.
+    #[arg(long, value_name = "FILE", env = "SINGLE_WINDOW_ROUTING_VECTORS")]
+    pub routing_vectors: Option<PathBuf>,
 
     /// How often to check the database for a newer catalogue and swap it in.
     #[arg(long, env = "SINGLE_WINDOW_CATALOG_POLL_INTERVAL", default_value = "30s", value_parser = parse_positive_duration)]

@@ -42,7 +42,10 @@ use crate::{
         },
     },
     records::{self, RecordsConfig},
-    routing::encoder::{self, Encoders},
+    routing::{
+        encoder::{self, Encoders},
+        vectors::{self, VectorTable},
+    },
     secrets::Secrets,
     store::{
         Backend, CatalogStore as _, ImportMode, Lock, SchemaStatus, SchemaStore as _, Store,
@@ -99,7 +102,10 @@ impl Application {
         let health = HealthReporter::new();
         set_health(&health, ServingStatus::NotServing).await;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let catalogue = Arc::new(Catalogue::default());
+        let catalogue = Arc::new(match &args.routing_vectors {
+            None => Catalogue::default(),
+            Some(path) => Catalogue::with_vectors(Arc::new(read_vectors(path)?)),
+        });
         let secrets = Arc::new(args.database.secrets()?);
         let demo = demo_mode(&args);
         let authenticator = authenticator(&args, self.clock.clone(), &secrets)?;
@@ -269,6 +275,21 @@ fn services(
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(calls)
         .service(routes))
+}
+
+/// Reads a vector file given with `--routing-vectors`.
+fn read_vectors(path: &std::path::Path) -> anyhow::Result<VectorTable> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the routing vectors {}", path.display()))?;
+    let table = VectorTable::parse(&bytes)
+        .with_context(|| format!("{} is not a vector file", path.display()))?;
+    if table.identity != vectors::model_identity() {
+        bail!(
+            "{} was made by another sentence encoder; run `single-window catalog vectors` again",
+            path.display()
+        );
+    }
+    Ok(table)
 }
 
 /// Whether the demo principals and citizens of the embedded default are in use: no principals

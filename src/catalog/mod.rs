@@ -15,15 +15,29 @@ use arc_swap::ArcSwapOption;
 
 pub use snapshot::{ServiceFilter, Snapshot};
 
-use crate::store::CatalogStore;
+use crate::{
+    routing::{builtin_vectors, knowledge::Knowledge, vectors::VectorTable},
+    store::CatalogStore,
+};
 
 /// The snapshot currently served; empty until the first load.
 #[derive(Debug, Default)]
 pub struct Catalogue {
     current: ArcSwapOption<Snapshot>,
+    /// The routing vectors snapshots are built with; `None`: those built into the binary.
+    vectors: Option<Arc<VectorTable>>,
 }
 
 impl Catalogue {
+    /// A catalogue whose snapshots route with `vectors` instead of the built-in ones (for a
+    /// catalogue imported from other files, with vectors made by `catalog vectors`).
+    pub fn with_vectors(vectors: Arc<VectorTable>) -> Self {
+        Self {
+            current: ArcSwapOption::empty(),
+            vectors: Some(vectors),
+        }
+    }
+
     /// The snapshot in service, if one is loaded.
     pub fn current(&self) -> Option<Arc<Snapshot>> {
         self.current.load_full()
@@ -44,9 +58,13 @@ impl Catalogue {
             .load_catalog()
             .await
             .context("loading the catalogue")?;
-        let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(generation, catalog))
-            .await
-            .context("building the catalogue snapshot")??;
+        let vectors = self.vectors.clone().unwrap_or_else(builtin_vectors);
+        let knowledge = Knowledge::builtin()?;
+        let snapshot = tokio::task::spawn_blocking(move || {
+            Snapshot::build_with(generation, catalog, knowledge, &vectors)
+        })
+        .await
+        .context("building the catalogue snapshot")??;
         tracing::info!(
             generation,
             services = snapshot.active_services(),

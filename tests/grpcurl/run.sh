@@ -47,8 +47,8 @@ out=$(grpcurl -plaintext -d '{"service":""}' "$ADDR" grpc.health.v1.Health/Check
 check "health check is SERVING" '.status == "SERVING"' "$out"
 
 out=$(grpcurl -plaintext "$ADDR" list | jq -R . | jq -s .)
-check "list shows the catalogue, health and reflection" \
-  'index("singlewindow.v1.CatalogService") != null and index("grpc.health.v1.Health") != null and index("grpc.reflection.v1alpha.ServerReflection") != null' "$out"
+check "list shows the catalogue, routing, health and reflection" \
+  'index("singlewindow.v1.CatalogService") != null and index("singlewindow.v1.RoutingService") != null and index("grpc.health.v1.Health") != null and index("grpc.reflection.v1alpha.ServerReflection") != null' "$out"
 
 out=$(grpcurl -plaintext "$ADDR" describe singlewindow.v1.CatalogService | jq -R . | jq -s .)
 check "describe shows documented methods" \
@@ -156,6 +156,37 @@ if out=$("$BIN" audit verify "$tmp/tampered.json" --verifier-key "$key" 2>&1); t
 else
   if grep -q 'accessEvents/2 was altered' <<<"$out"; then pass "audit verify names a tampered event"; else fail "audit verify names a tampered event"; echo "$out"; fi
 fi
+
+# The README's routing examples.
+out=$(grpcurl -plaintext -d '{"need":{"text":"I was laid off, how do I get money while I look for work"}}' \
+  "$ADDR" singlewindow.v1.RoutingService/RouteNeed)
+check "RouteNeed finds Employment Insurance from everyday words, with reasons" \
+  '.candidates[0].service == "services/1003" and .candidates[0].ownerAgency == "agencies/esdc-edsc" and ([.candidates[0].reasons[] | select(.kind == "REASON_KIND_MATCHED_WORDS")] | length == 1) and .language == "NEED_LANGUAGE_ENGLISH"' "$out"
+
+out=$(grpcurl -plaintext -d '{"need":{"text":"how do I apply for my pension"},"context":{"age":40,"province":"QC"}}' \
+  "$ADDR" singlewindow.v1.RoutingService/RouteNeed)
+check "RouteNeed marks the pension rules a 40-year-old in Quebec fails, and ranks them last" \
+  '([.candidates[] | select(.service == "services/7" or .service == "services/1001") | .eligibility] | all(. == "ELIGIBILITY_STATUS_FAILED")) and (.candidates[-1].eligibility == "ELIGIBILITY_STATUS_FAILED")' "$out"
+
+out=$(grpcurl -plaintext -d '{"need":{"text":"I need to file taxes for my business"},"max_candidates":3}' \
+  "$ADDR" singlewindow.v1.RoutingService/RouteNeed)
+check "RouteNeed ranks a business's tax return first for a business" \
+  '.candidates[0].service == "services/1101" and .clientKind == "CLIENT_KIND_BUSINESS"' "$out"
+
+out=$(grpcurl -plaintext -d '{"need":{"service":"services/SRV03049"},"context":{"residence":"RESIDENCE_ABROAD"}}' \
+  "$ADDR" singlewindow.v1.RoutingService/RouteNeed)
+check "RouteNeed hands a passport abroad to Global Affairs" \
+  '.candidates[0].handToAgency == "agencies/dfatd-maecd" and .candidates[0].handToReason == "HAND_TO_REASON_DELIVERY_PARTNER"' "$out"
+
+out=$(grpcurl -plaintext -H "authorization: Bearer $CRA" \
+  -d '{"need":{"text":"help paying for my child"},"citizen":"citizens/demo-amelie"}' \
+  "$ADDR" singlewindow.v1.RoutingService/RouteNeed)
+check "RouteNeed reads the citizen's record under CRA's eligibility consent" '(.candidates | length) > 0' "$out"
+
+out=$(grpcurl -plaintext -format-error -H "authorization: Bearer $CIC" \
+  -d '{"need":{"text":"help paying for my child"},"citizen":"citizens/demo-amelie"}' \
+  "$ADDR" singlewindow.v1.RoutingService/RouteNeed 2>&1 || true)
+check "RouteNeed with a citizen is denied without a consent" '.code == 7' "$out"
 
 # SIGTERM drains and exits cleanly.
 kill -TERM "$pid"
