@@ -15,10 +15,7 @@ mod reasons;
 pub mod text;
 pub mod vectors;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, OnceLock},
-};
+use std::sync::{Arc, OnceLock};
 
 pub use rank::{Weights, route};
 pub use text::NeedLanguage;
@@ -153,10 +150,13 @@ pub fn builtin_vectors() -> Arc<VectorTable> {
 #[derive(Debug, Default)]
 pub struct RoutingIndex {
     pub(crate) knowledge: Arc<Knowledge>,
-    /// Each vector's service id and text index (0: name and description; then phrasings).
+    /// Each row's service position and text index (0: name and description; then phrasings).
     rows: Vec<(u32, u16)>,
-    vectors: Vec<Quantized>,
-    /// Service ids by position in `rows`.
+    /// Row after row, `dimensions` quantised components each, and each row's scale.
+    components: Vec<i8>,
+    scales: Vec<f32>,
+    dimensions: usize,
+    /// Service ids by position.
     services: Vec<String>,
     /// Texts that found no vector (changed since the vectors were made, or another encoder).
     pub missing_vectors: usize,
@@ -172,6 +172,7 @@ impl RoutingIndex {
         let usable = table.identity == vectors::model_identity();
         let mut index = RoutingIndex {
             knowledge,
+            dimensions: table.dimensions,
             ..RoutingIndex::default()
         };
         for service in services {
@@ -180,36 +181,66 @@ impl RoutingIndex {
             let texts = vectors::texts(service, index.knowledge.service(&service.id));
             for (i, text) in texts.iter().enumerate() {
                 match table.vectors.get(&vectors::key(text)).filter(|_| usable) {
-                    Some(vector) => {
+                    Some(vector) if vector.components.len() == index.dimensions => {
                         index
                             .rows
                             .push((position, u16::try_from(i).unwrap_or(u16::MAX)));
-                        index.vectors.push(vector.clone());
+                        index.components.extend_from_slice(&vector.components);
+                        index.scales.push(vector.scale);
                     }
-                    None => index.missing_vectors += 1,
+                    _ => index.missing_vectors += 1,
                 }
             }
         }
         index
     }
 
-    /// Per service id, the best cosine similarity of `need` to its vectors and which text it was.
-    pub fn similarities(&self, need: &[f32]) -> HashMap<&str, (f32, u16)> {
-        let mut best: HashMap<&str, (f32, u16)> = HashMap::new();
-        for ((position, text), vector) in self.rows.iter().zip(&self.vectors) {
-            let similarity = vector.dot(need);
-            let id = self.services[*position as usize].as_str();
-            let entry = best.entry(id).or_insert((f32::MIN, 0));
-            if similarity > entry.0 {
-                *entry = (similarity, *text);
+    /// The `depth` services closest in meaning to `need` (a unit vector), closest first, each with
+    /// the index of its closest text. The need is quantised like the rows, so each row costs one
+    /// integer dot product.
+    pub fn nearest(&self, need: &[f32], depth: usize) -> Vec<(&str, u16)> {
+        if self.dimensions == 0 || need.len() != self.dimensions {
+            return Vec::new();
+        }
+        let query = Quantized::of(need);
+        let mut best = vec![(f32::MIN, 0u16); self.services.len()];
+        for (row, ((position, text), scale)) in self.rows.iter().zip(&self.scales).enumerate() {
+            let components = &self.components[row * self.dimensions..(row + 1) * self.dimensions];
+            let dot: i32 = components
+                .iter()
+                .zip(&query.components)
+                .map(|(a, b)| i32::from(*a) * i32::from(*b))
+                .sum();
+            let similarity = dot as f32 * scale * query.scale;
+            let slot = &mut best[*position as usize];
+            if similarity > slot.0 {
+                *slot = (similarity, *text);
             }
         }
-        best
+        let mut ranked: Vec<(usize, f32, u16)> = best
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (s, _))| *s > f32::MIN)
+            .map(|(p, (s, t))| (p, s, t))
+            .collect();
+        let order = |a: &(usize, f32, u16), b: &(usize, f32, u16)| {
+            b.1.total_cmp(&a.1)
+                .then(self.services[a.0].cmp(&self.services[b.0]))
+        };
+        if ranked.len() > depth && depth > 0 {
+            ranked.select_nth_unstable_by(depth - 1, order);
+            ranked.truncate(depth);
+        }
+        ranked.sort_by(order);
+        ranked
+            .into_iter()
+            .map(|(p, _, t)| (self.services[p].as_str(), t))
+            .collect()
     }
 
     /// Number of vectors in use.
     pub fn vector_count(&self) -> usize {
-        self.vectors.len()
+        self.rows.len()
     }
 }
 

@@ -346,13 +346,8 @@ fn route_text(
         }
     }
     if let Some(vector) = need_vector {
-        let mut similar: Vec<(&str, (f32, u16))> = snapshot
-            .routing()
-            .similarities(vector)
-            .into_iter()
-            .collect();
-        similar.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(b.0)));
-        for (rank, (id, (_, text_index))) in similar.into_iter().take(weights.depth).enumerate() {
+        let nearest = snapshot.routing().nearest(vector, weights.depth);
+        for (rank, (id, text_index)) in nearest.into_iter().enumerate() {
             let e = evidence.entry(id).or_default();
             e.semantic_rank = Some(rank);
             e.semantic_text = text_index;
