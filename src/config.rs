@@ -8,7 +8,8 @@ use crate::{auth::jwt::parse_algorithm, grpc::page_token::TokenKey, store::PoolS
 
 /// single-window: a no-wrong-door gRPC service through which government agencies share a catalogue
 /// of services, service standards and life events, and citizen records read only under the
-/// citizen's consent, with every access in a log the citizen can verify.
+/// citizen's consent, with every access in a log the citizen can verify; it routes a need in the
+/// citizen's own words to the right services and agencies, with the reasons.
 ///
 /// Without a subcommand it serves (`serve`). The default database is a SQLite file in the working
 /// directory, created, migrated and loaded with the built-in Government of Canada catalogue on

@@ -1,6 +1,7 @@
 //! single-window: a no-wrong-door gRPC service through which government agencies share a
 //! catalogue of services, service standards and life events, and citizen records under consent
-//! with a verifiable access log; forms, routing and handoffs build on them.
+//! with a verifiable access log, and route a citizen's need to the right services and agencies
+//! with the reasons; forms and handoffs build on them.
 
 pub mod audit;
 pub mod auth;

@@ -472,7 +472,14 @@ fn candidate(
         .and_then(|k| k.eligibility.as_ref())
         .is_some()
     {
-        Some(checks.iter().map(|c| c.status).max().unwrap_or(Status::Met))
+        // A rule known only as text decides nothing: unknown, never met.
+        Some(
+            checks
+                .iter()
+                .map(|c| c.status)
+                .max()
+                .unwrap_or(Status::Unknown),
+        )
     } else {
         None
     };

@@ -2,16 +2,19 @@
 //! reasons; context that changes the ranking; a citizen's record read under an eligibility consent
 //! and logged; bad input named by field. Every case runs on both backends.
 
-use single_window::proto::v1::{
-    self as pb, ConsentCategory as Cat, ConsentPurpose as Purpose, EligibilityStatus, HandToReason,
-    ReasonKind, RouteNeedRequest, RouteNeedResponse, need,
+use single_window::{
+    proto::v1::{
+        self as pb, ConsentCategory as Cat, ConsentPurpose as Purpose, EligibilityStatus,
+        HandToReason, ReasonKind, RouteNeedRequest, RouteNeedResponse, need,
+    },
+    routing::vectors::{self, VectorTable},
 };
 use tonic::{Code, Status};
 
 use crate::{
     assert_error,
     citizens::{AMELIE, As, CIC, ESDC, amelie, consent, events, grant, req},
-    helpers::{TestApp, backends},
+    helpers::{TestApp, TestDb, backends, serve_args},
 };
 
 fn text(need: &str) -> Option<pb::Need> {
@@ -711,5 +714,54 @@ async fn bad_needs_and_contexts_are_refused_naming_the_field() {
             "{:?}",
             services(&french)
         );
+    }
+}
+
+#[tokio::test]
+async fn routing_vectors_from_another_encoder_are_refused_and_a_catalogue_without_vectors_still_routes()
+ {
+    for backend in backends() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |name: &str, identity: String| {
+            let table = VectorTable {
+                identity,
+                dimensions: 384,
+                vectors: Default::default(),
+            };
+            let path = dir.path().join(name);
+            std::fs::write(&path, table.write()).expect("vector file");
+            path
+        };
+        let db = TestDb::with_catalogue(backend).await;
+        let mut args = serve_args(&db.url);
+        args.routing_vectors = Some(write("other.bin", "another-encoder".to_owned()));
+        let error = TestApp::refused_start(db, Some(args)).await;
+        assert!(error.contains("another sentence encoder"), "{error}");
+
+        let db = TestDb::with_catalogue(backend).await;
+        let mut args = serve_args(&db.url);
+        args.routing_vectors = Some(write("empty.bin", vectors::model_identity()));
+        let app = TestApp::start(db, Some(args)).await;
+        app.wait_until_serving().await;
+        let response = route(
+            &app,
+            &As::Public,
+            ask("renew my passport", Default::default()),
+        )
+        .await
+        .expect("routed on the lexical signals");
+        assert!(
+            services(&response)
+                .iter()
+                .take(3)
+                .any(|s| *s == "services/SRV03049" || *s == "services/1242"),
+            "{:?}",
+            services(&response)
+        );
+        assert!(response.candidates.iter().all(|c| {
+            c.reasons
+                .iter()
+                .all(|r| r.kind != ReasonKind::SimilarMeaning as i32)
+        }));
     }
 }
