@@ -193,10 +193,12 @@ pub enum CatalogCommand {
     /// files again changes nothing. Services missing from the files are retired, never deleted.
     /// Running servers pick up the new catalogue within their poll interval.
     Import(ImportArgs),
-    /// Compute the service vectors of the semantic routing signal from the built-in catalogue and
-    /// routing knowledge with the built-in sentence encoder, and write them where the build takes
-    /// them from (`data/routing/vectors.bin`). Run it after changing either; `--check` only says
-    /// whether the file is current.
+    /// Compute the service vectors of the semantic routing signal with the built-in sentence
+    /// encoder, from the catalogue (the built-in one, or the files given as to `catalog import`)
+    /// and the routing knowledge this binary was built with, encoding only texts the file lacks.
+    /// The default output is where the build takes them from (`data/routing/vectors.bin`): rebuild
+    /// after writing it. For another catalogue, write elsewhere and serve with `--routing-vectors`.
+    /// `--check` only says whether the file is current.
     Vectors(VectorsArgs),
 }
 

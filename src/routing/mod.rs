@@ -150,8 +150,9 @@ pub fn builtin_vectors() -> Arc<VectorTable> {
 #[derive(Debug, Default)]
 pub struct RoutingIndex {
     pub(crate) knowledge: Arc<Knowledge>,
-    /// Each row's service position and text index (0: name and description; then phrasings).
-    rows: Vec<(u32, u16)>,
+    /// Each row's service position, text index (0: name and description; then phrasings) and
+    /// whether the text is French ([`vectors::texts_in`]).
+    rows: Vec<(u32, u16, bool)>,
     /// Row after row, `dimensions` quantised components each, and each row's scale.
     components: Vec<i8>,
     scales: Vec<f32>,
@@ -178,17 +179,19 @@ impl RoutingIndex {
         for service in services {
             let position = u32::try_from(index.services.len()).unwrap_or(u32::MAX);
             index.services.push(service.id.clone());
-            let texts = vectors::texts(service, index.knowledge.service(&service.id));
-            for (i, text) in texts.iter().enumerate() {
-                match table.vectors.get(&vectors::key(text)).filter(|_| usable) {
-                    Some(vector) if vector.components.len() == index.dimensions => {
-                        index
-                            .rows
-                            .push((position, u16::try_from(i).unwrap_or(u16::MAX)));
-                        index.components.extend_from_slice(&vector.components);
-                        index.scales.push(vector.scale);
+            for french in [false, true] {
+                let texts =
+                    vectors::texts_in(service, index.knowledge.service(&service.id), french);
+                for (i, text) in texts.iter().enumerate() {
+                    match table.vectors.get(&vectors::key(text)).filter(|_| usable) {
+                        Some(vector) if vector.components.len() == index.dimensions => {
+                            let i = u16::try_from(i).unwrap_or(u16::MAX);
+                            index.rows.push((position, i, french));
+                            index.components.extend_from_slice(&vector.components);
+                            index.scales.push(vector.scale);
+                        }
+                        _ => index.missing_vectors += 1,
                     }
-                    _ => index.missing_vectors += 1,
                 }
             }
         }
@@ -196,15 +199,20 @@ impl RoutingIndex {
     }
 
     /// The `depth` services closest in meaning to `need` (a unit vector), closest first, each with
-    /// the index of its closest text. The need is quantised like the rows, so each row costs one
-    /// integer dot product.
-    pub fn nearest(&self, need: &[f32], depth: usize) -> Vec<(&str, u16)> {
+    /// the index of its closest text, among the texts in French (`french`) or English. The need is
+    /// quantised like the rows, so each row costs one integer dot product.
+    pub fn nearest(&self, need: &[f32], depth: usize, french: bool) -> Vec<(&str, u16)> {
         if self.dimensions == 0 || need.len() != self.dimensions {
             return Vec::new();
         }
         let query = Quantized::of(need);
         let mut best = vec![(f32::MIN, 0u16); self.services.len()];
-        for (row, ((position, text), scale)) in self.rows.iter().zip(&self.scales).enumerate() {
+        for (row, ((position, text, in_french), scale)) in
+            self.rows.iter().zip(&self.scales).enumerate()
+        {
+            if *in_french != french {
+                continue;
+            }
             let components = &self.components[row * self.dimensions..(row + 1) * self.dimensions];
             let dot: i32 = components
                 .iter()

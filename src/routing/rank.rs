@@ -233,6 +233,8 @@ pub(super) struct Evidence {
     pub semantic_rank: Option<usize>,
     /// Which of the service's texts was closest (0: name and description).
     pub semantic_text: u16,
+    /// Whether that text is French.
+    pub semantic_french: bool,
     pub in_event: bool,
 }
 
@@ -346,11 +348,13 @@ fn route_text(
         }
     }
     if let Some(vector) = need_vector {
-        let nearest = snapshot.routing().nearest(vector, weights.depth);
+        let french = language == NeedLanguage::French;
+        let nearest = snapshot.routing().nearest(vector, weights.depth, french);
         for (rank, (id, text_index)) in nearest.into_iter().enumerate() {
             let e = evidence.entry(id).or_default();
             e.semantic_rank = Some(rank);
             e.semantic_text = text_index;
+            e.semantic_french = french;
         }
     }
     for event in &events {

@@ -165,7 +165,7 @@ pub(super) fn describe(
 ) {
     let knowledge = &snapshot.routing().knowledge;
     if let Some(e) = evidence.filter(|e| e.semantic_rank.is_some_and(|r| r < 10)) {
-        let texts = vectors::texts(service, knowledge.service(&service.id));
+        let texts = vectors::texts_in(service, knowledge.service(&service.id), e.semantic_french);
         if let Some(closest) = texts.get(usize::from(e.semantic_text)) {
             candidate.reasons.push(reason(
                 ReasonKind::SimilarMeaning,

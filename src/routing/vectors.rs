@@ -41,26 +41,43 @@ pub fn model_identity() -> String {
     serde_json::to_string(&pocket_encoder::model_info()).unwrap_or_default()
 }
 
-/// The texts of a service that get a vector: its English name with the first sentence of its
-/// description, then each English phrasing of how people ask for it.
-pub fn texts(service: &Service, knowledge: Option<&ServiceKnowledge>) -> Vec<String> {
-    let description = first_sentence(&service.description.en);
-    let mut texts = vec![if description.is_empty() {
-        service.name.en.clone()
+/// The texts of a service that get a vector, in one language: its name with the first sentence of
+/// its description, then each phrasing of how people ask for it. The encoder is English-only;
+/// French texts are encoded too, because a French need is closer to French texts than to English
+/// ones even under an English encoder (shared word pieces).
+pub fn texts_in(
+    service: &Service,
+    knowledge: Option<&ServiceKnowledge>,
+    french: bool,
+) -> Vec<String> {
+    let (name, description) = if french {
+        (&service.name.fr, &service.description.fr)
     } else {
-        format!("{}. {description}", service.name.en)
+        (&service.name.en, &service.description.en)
+    };
+    let description = first_sentence(description);
+    let mut texts = vec![if description.is_empty() {
+        name.clone()
+    } else {
+        format!("{name}. {description}")
     }];
     if let Some(k) = knowledge {
-        texts.extend(
-            k.phrasings
-                .en
-                .iter()
-                .filter(|p| !p.trim().is_empty())
-                .cloned(),
-        );
+        let phrasings = if french {
+            &k.phrasings.fr
+        } else {
+            &k.phrasings.en
+        };
+        texts.extend(phrasings.iter().filter(|p| !p.trim().is_empty()).cloned());
     }
     texts.retain(|t| !t.trim().is_empty());
     texts
+}
+
+/// Every text of a service that gets a vector, English then French.
+pub fn texts(service: &Service, knowledge: Option<&ServiceKnowledge>) -> Vec<String> {
+    let mut all = texts_in(service, knowledge, false);
+    all.extend(texts_in(service, knowledge, true));
+    all
 }
 
 fn first_sentence(text: &str) -> &str {
