@@ -17,7 +17,7 @@ use crate::{
         citizen::{
             Province,
             record::{AddressKind, Details, Language},
-            values::date_of,
+            values::{Date, date_of},
         },
         consent::Purpose,
         names::{AGENCIES, LIFE_EVENTS, SERVICES},
@@ -120,7 +120,7 @@ fn context_of(details: &Details, today: &str) -> Context {
     }
 }
 
-fn need(v: &mut Violations, need: Option<&pb::Need>, snapshot: &Snapshot) -> Option<Need> {
+fn need(v: &mut Violations, need: Option<&pb::Need>) -> Option<Need> {
     let Some(need) = need.and_then(|n| n.need.as_ref()) else {
         v.add("need", "is required: text, service or life_event");
         return None;
@@ -146,13 +146,12 @@ fn need(v: &mut Violations, need: Option<&pb::Need>, snapshot: &Snapshot) -> Opt
         }
         pb::need::Need::LifeEvent(name) => {
             let id = v.name("need.life_event", name, LIFE_EVENTS);
-            let _ = snapshot;
             (!id.is_empty()).then_some(()).map(|()| Need::LifeEvent(id))
         }
     }
 }
 
-fn context(v: &mut Violations, c: Option<&pb::RoutingContext>, today: &str) -> Context {
+fn context(v: &mut Violations, c: Option<&pb::RoutingContext>, today: &Date) -> Context {
     let Some(c) = c else {
         return Context::default();
     };
@@ -190,13 +189,8 @@ fn context(v: &mut Violations, c: Option<&pb::RoutingContext>, today: &str) -> C
             None => None,
         }
     } else {
-        decode::date(
-            v,
-            "context.date_of_birth",
-            born,
-            &crate::domain::citizen::values::Date::parse(today).unwrap_or_else(|_| date_of(0)),
-        )
-        .and_then(|d| age_on(d.as_str(), today))
+        decode::date(v, "context.date_of_birth", born, today)
+            .and_then(|d| age_on(d.as_str(), today.as_str()))
     };
     let client = match pb::ClientKind::try_from(c.client_kind) {
         Ok(pb::ClientKind::Unspecified) => None,
@@ -301,8 +295,8 @@ impl RoutingService for RoutingApi {
         let snapshot = self.snapshot()?;
         let today = date_of(self.store.clock().now().unix_millis());
         let mut v = Violations::default();
-        let need = need(&mut v, req.need.as_ref(), &snapshot);
-        let inline = context(&mut v, req.context.as_ref(), today.as_str());
+        let need = need(&mut v, req.need.as_ref());
+        let inline = context(&mut v, req.context.as_ref(), &today);
         let entry = entry_point(&mut v, req.entry_point.as_ref(), &caller, &snapshot);
         let max_candidates = max_candidates(&mut v, req.max_candidates);
         let citizen = (!req.citizen.is_empty()).then(|| v.name("citizen", &req.citizen, CITIZENS));
