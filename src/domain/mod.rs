@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod citizen;
 pub mod codes;
 pub mod consent;
+pub mod handoff;
 pub mod names;
 pub mod principal;
 pub mod routing;
