@@ -1,6 +1,7 @@
 //! Pure types and rules of the product: no storage, no transport.
 
 pub mod access;
+pub mod calendar;
 pub mod catalog;
 pub mod citizen;
 pub mod codes;
