@@ -285,20 +285,4 @@ impl SearchIndex {
         }
         BooleanQuery::new(clauses)
     }
-
-    /// The analysed terms of `text` in English (`french` false) or French.
-    pub fn terms(&self, text: &str, french: bool) -> Vec<String> {
-        let name = if french { FR } else { EN };
-        let Some(mut analyzer) = self.index.tokenizers().get(name) else {
-            return Vec::new();
-        };
-        let mut stream = analyzer.token_stream(text);
-        let mut terms = Vec::new();
-        while let Some(token) = stream.next() {
-            if !terms.contains(&token.text) {
-                terms.push(token.text.clone());
-            }
-        }
-        terms
-    }
 }

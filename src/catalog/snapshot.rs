@@ -240,11 +240,6 @@ impl Snapshot {
             .collect())
     }
 
-    /// The analysed search terms of `text` (English, or French when `french`).
-    pub fn search_terms(&self, text: &str, french: bool) -> Vec<String> {
-        self.search.terms(text, french)
-    }
-
     /// Active services matching `text` and `filter`, best first, with scores.
     pub fn search(
         &self,

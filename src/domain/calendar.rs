@@ -67,10 +67,15 @@ impl CivilDate {
         Self::from_days(self.days() + n)
     }
 
+    /// Days since the last Monday: 0 on a Monday, 6 on a Sunday.
+    fn days_since_monday(self) -> i64 {
+        // 1970-01-01 was a Thursday.
+        (self.days() + 3).rem_euclid(7)
+    }
+
     /// Its day of the week.
     pub fn weekday(self) -> Weekday {
-        // 1970-01-01 was a Thursday.
-        match (self.days() + 3).rem_euclid(7) {
+        match self.days_since_monday() {
             0 => Weekday::Monday,
             1 => Weekday::Tuesday,
             2 => Weekday::Wednesday,
@@ -112,7 +117,7 @@ pub fn easter(year: i32) -> CivilDate {
 /// The `n`th Monday (from 1) of `month` in `year`.
 fn nth_monday(year: i32, month: u32, n: i64) -> CivilDate {
     let first = CivilDate::new(year, month, 1);
-    let offset = (7 - (first.days() + 3).rem_euclid(7)) % 7;
+    let offset = (7 - first.days_since_monday()) % 7;
     first.plus_days(offset + 7 * (n - 1))
 }
 
@@ -121,7 +126,7 @@ pub fn federal_holidays(year: i32) -> Vec<CivilDate> {
     let easter = easter(year);
     // The last Monday on or before May 24 (Monday is 0 below).
     let may_24 = CivilDate::new(year, 5, 24);
-    let victoria = may_24.plus_days(-(may_24.days() + 3).rem_euclid(7));
+    let victoria = may_24.plus_days(-may_24.days_since_monday());
     let moving = [
         easter.plus_days(-2),
         easter.plus_days(1),

@@ -30,6 +30,7 @@ use crate::{
     routing::{
         self, Candidate, DEFAULT_CANDIDATES, EntryPoint, HandTo, MAX_CANDIDATES, MAX_NEED_CHARS,
         Need, NeedLanguage, Query, ReasonKind, Routed, Weights, encoder::Encoders,
+        rank::RouteError,
     },
     store::Store,
 };
@@ -142,11 +143,11 @@ fn need(v: &mut Violations, need: Option<&pb::Need>) -> Option<Need> {
         }
         pb::need::Need::Service(name) => {
             let id = v.name("need.service", name, SERVICES);
-            (!id.is_empty()).then_some(()).map(|()| Need::Service(id))
+            (!id.is_empty()).then_some(Need::Service(id))
         }
         pb::need::Need::LifeEvent(name) => {
             let id = v.name("need.life_event", name, LIFE_EVENTS);
-            (!id.is_empty()).then_some(()).map(|()| Need::LifeEvent(id))
+            (!id.is_empty()).then_some(Need::LifeEvent(id))
         }
     }
 }
@@ -310,6 +311,12 @@ impl RoutingService for RoutingApi {
             Some(id) => inline.or(self.citizen_context(caller, id).await?),
             None => inline,
         };
+        // The resource a named need names, for a NOT_FOUND.
+        let name = match &need {
+            Need::Service(id) => format!("{SERVICES}/{id}"),
+            Need::LifeEvent(id) => format!("{LIFE_EVENTS}/{id}"),
+            Need::Text(_) => String::new(),
+        };
         let query = Query {
             need,
             context,
@@ -332,27 +339,10 @@ impl RoutingService for RoutingApi {
             .await
             .map_err(|e| AppError::Internal(e.into()))?;
         let routed = routed.map_err(|e| match e {
-            routing::rank::RouteError::UnknownService => AppError::NotFound {
-                name: req
-                    .need
-                    .as_ref()
-                    .and_then(|n| match &n.need {
-                        Some(pb::need::Need::Service(s)) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_default(),
-            },
-            routing::rank::RouteError::UnknownLifeEvent => AppError::NotFound {
-                name: req
-                    .need
-                    .as_ref()
-                    .and_then(|n| match &n.need {
-                        Some(pb::need::Need::LifeEvent(s)) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_default(),
-            },
-            routing::rank::RouteError::Search(e) => AppError::Internal(e.into()),
+            RouteError::UnknownService | RouteError::UnknownLifeEvent => {
+                AppError::NotFound { name }
+            }
+            RouteError::Search(e) => AppError::Internal(e.into()),
         })?;
         Ok(Response::new(encode(&routed, &snapshot)))
     }

@@ -51,11 +51,6 @@ impl Encoders {
         }
     }
 
-    /// Whether the encoder loaded.
-    pub fn loaded(&self) -> bool {
-        self.encoder.is_some()
-    }
-
     /// Encodes one text where the caller already is off the async threads; `None` without an
     /// encoder or when it refuses the text.
     pub fn encode_blocking(&self, text: &str) -> Option<Vec<f32>> {

@@ -466,27 +466,18 @@ fn candidate(
     evidence: Option<Evidence>,
 ) -> Candidate {
     let knowledge = &snapshot.routing().knowledge;
-    let checks = knowledge
+    let rules = knowledge
         .service(&service.id)
-        .and_then(|k| k.eligibility.as_ref())
-        .map(|e| e.check(&query.context))
-        .unwrap_or_default();
-    let eligibility = if knowledge
-        .service(&service.id)
-        .and_then(|k| k.eligibility.as_ref())
-        .is_some()
-    {
-        // A rule known only as text decides nothing: unknown, never met.
-        Some(
-            checks
-                .iter()
-                .map(|c| c.status)
-                .max()
-                .unwrap_or(Status::Unknown),
-        )
-    } else {
-        None
-    };
+        .and_then(|k| k.eligibility.as_ref());
+    let checks = rules.map(|e| e.check(&query.context)).unwrap_or_default();
+    // The worst check; a rule known only as text decides nothing: unknown, never met.
+    let eligibility = rules.map(|_| {
+        checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(Status::Unknown)
+    });
     let (hand_to, hand_to_reason, delivery) = reasons::hand_to(service, query, knowledge);
     let life_events: Vec<String> = events
         .iter()

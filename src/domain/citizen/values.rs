@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::ValueError;
+use crate::domain::calendar::CivilDate;
 
 /// A calendar date, `YYYY-MM-DD`, between 1850 and 2200.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,17 +61,8 @@ impl fmt::Display for Date {
 
 /// The UTC calendar date of `unix_millis`.
 pub fn date_of(unix_millis: i64) -> Date {
-    // Howard Hinnant's days-from-civil, inverted.
-    let days = unix_millis.div_euclid(86_400_000) + 719_468;
-    let era = days.div_euclid(146_097);
-    let doe = days - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Date(format!("{year:04}-{month:02}-{day:02}"))
+    let d = CivilDate::from_days(unix_millis.div_euclid(86_400_000));
+    Date(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
 }
 
 /// An email address: `local@domain`, at most 254 characters, no spaces, a dot in the domain.
