@@ -460,8 +460,69 @@ pub struct ServeArgs {
     #[arg(long, env = "SINGLE_WINDOW_NOTICE_RETENTION", default_value = "720h", value_parser = parse_positive_duration)]
     pub notice_retention: Duration,
 
+    /// The share of its time limit at which a running clock of a request or leg is at risk.
+    #[arg(long, env = "SINGLE_WINDOW_AT_RISK_SHARE", default_value_t = crate::domain::due::DEFAULT_AT_RISK_SHARE, value_parser = parse_share)]
+    pub at_risk_share: f64,
+
+    /// How long a leg may wait on the citizen before it ends as abandoned.
+    #[arg(long, env = "SINGLE_WINDOW_CITIZEN_WAIT_LIMIT", default_value = "720h", value_parser = parse_positive_duration)]
+    pub citizen_wait_limit: Duration,
+
+    /// The IANA time zone that clocks count business and calendar days in, for agencies without
+    /// their own.
+    #[arg(long, env = "SINGLE_WINDOW_TIME_ZONE", default_value = crate::domain::due::DEFAULT_TIME_ZONE, value_parser = parse_time_zone)]
+    pub time_zone: String,
+
+    /// An agency's own time zone, `AGENCY=ZONE` (for example `dfo-mpo=America/Halifax`);
+    /// repeat or separate with commas.
+    #[arg(long, env = "SINGLE_WINDOW_AGENCY_TIME_ZONES", value_delimiter = ',', value_parser = parse_agency_time_zone)]
+    pub agency_time_zone: Vec<(String, String)>,
+
     #[command(flatten)]
     pub limits: Limits,
+}
+
+impl ServeArgs {
+    /// The settings of requests' clocks and waits.
+    pub fn requests(&self) -> crate::requests::RequestsConfig {
+        crate::requests::RequestsConfig {
+            at_risk_share: self.at_risk_share,
+            wait_limit: self.citizen_wait_limit,
+            default_time_zone: self.time_zone.clone(),
+            agency_time_zones: self.agency_time_zone.iter().cloned().collect(),
+        }
+    }
+}
+
+/// A share strictly between 0 and 1.
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if share > 0.0 && share < 1.0 => Ok(share),
+        _ => Err(format!(
+            "`{text}` must be a number between 0 and 1 (for example 0.8)"
+        )),
+    }
+}
+
+/// An IANA time zone name the bundled time zone database knows.
+fn parse_time_zone(text: &str) -> Result<String, String> {
+    crate::domain::due::time_zone(text)
+        .map(|_| text.to_owned())
+        .ok_or_else(|| {
+            format!("`{text}` is not a time zone (use an IANA name such as America/Toronto)")
+        })
+}
+
+/// `AGENCY=ZONE`.
+fn parse_agency_time_zone(text: &str) -> Result<(String, String), String> {
+    let (agency, zone) = text.split_once('=').ok_or_else(|| {
+        format!("`{text}` must be AGENCY=ZONE (for example dfo-mpo=America/Halifax)")
+    })?;
+    let agency = agency.trim().trim_start_matches("agencies/");
+    if agency.is_empty() {
+        return Err(format!("`{text}` names no agency"));
+    }
+    Ok((agency.to_owned(), parse_time_zone(zone.trim())?))
 }
 
 /// Limits of connections and calls (every one has a safe default).

@@ -16,6 +16,7 @@ pub mod grpc;
 pub mod health;
 pub mod proto;
 pub mod records;
+pub mod requests;
 pub mod routing;
 pub mod secrets;
 pub mod shutdown;

@@ -30,6 +30,7 @@ use crate::{
         catalog::CatalogApi,
         citizens::CitizenApi,
         page_token::{PageTokens, TokenKey},
+        requests::RequestApi,
         routing::RoutingApi,
     },
     health::DrainingHealth,
@@ -38,10 +39,12 @@ use crate::{
         v1::{
             catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
             citizen_service_server::{CitizenServiceServer, SERVICE_NAME as CITIZEN_SERVICE},
+            request_service_server::{RequestServiceServer, SERVICE_NAME as REQUEST_SERVICE},
             routing_service_server::{RoutingServiceServer, SERVICE_NAME as ROUTING_SERVICE},
         },
     },
     records::{self, RecordsConfig},
+    requests::{self, steps},
     routing::{
         encoder::{self, Encoders},
         vectors::{self, VectorTable},
@@ -49,7 +52,7 @@ use crate::{
     secrets::Secrets,
     store::{
         Backend, CatalogStore as _, ImportMode, Lock, SchemaStatus, SchemaStore as _, Store,
-        StoreError, idempotency_sql, notice_sql,
+        StoreError, idempotency_sql, notice_sql, request_sql,
     },
     transport::{self, TransportSettings},
 };
@@ -239,14 +242,24 @@ fn services(
             .register_encoded_file_descriptor_set(ERROR_DETAILS_DESCRIPTOR_SET)
     };
     let tokens = Arc::new(page_tokens(args));
-    let routing = RoutingServiceServer::new(RoutingApi::new(
+    let router = RoutingApi::new(
         store.clone(),
         catalogue.clone(),
         encoders,
         records.secrets.keyring.clone(),
+    );
+    let requests = RequestServiceServer::new(RequestApi::new(
+        store.clone(),
+        router.clone(),
+        records.secrets.keyring.clone(),
+        Arc::new(args.requests()),
+        tokens.clone(),
     ))
     .max_decoding_message_size(decode_limit)
     .max_encoding_message_size(limits.max_response_size);
+    let routing = RoutingServiceServer::new(router)
+        .max_decoding_message_size(decode_limit)
+        .max_encoding_message_size(limits.max_response_size);
     let citizens = CitizenServiceServer::new(CitizenApi::new(
         store,
         records,
@@ -264,6 +277,7 @@ fn services(
         .add_service(catalog)
         .add_service(citizens)
         .add_service(routing)
+        .add_service(requests)
         .prepare();
     let calls = CallStackLayer::new(CallSettings {
         policies,
@@ -435,6 +449,7 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
     health.set_service_status(CATALOG_SERVICE, status).await;
     health.set_service_status(CITIZEN_SERVICE, status).await;
     health.set_service_status(ROUTING_SERVICE, status).await;
+    health.set_service_status(REQUEST_SERVICE, status).await;
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
@@ -494,7 +509,7 @@ async fn prepare_and_watch(
     set_health(&health, ServingStatus::Serving).await;
     tracing::info!("serving");
     let mut sequencer_stop = stop.clone();
-    let sequencer = sequence_logs(&store, &records, &args, async move {
+    let sequencer = sequence_logs(&store, (&records, &catalogue), &args, async move {
         let _ = sequencer_stop.changed().await;
     });
     let watch = catalogue.watch(&store, args.catalog_poll_interval, async move {
@@ -509,10 +524,11 @@ async fn prepare_and_watch(
 /// minute, forgets idempotent answers and change notices past their retention.
 async fn sequence_logs(
     store: &Store,
-    records: &RecordsConfig,
+    (records, catalogue): (&RecordsConfig, &Catalogue),
     args: &ServeArgs,
     stop: impl Future<Output = ()>,
 ) {
+    let requests_config = Arc::new(args.requests());
     let key = records.secrets.log_signing_key.clone();
     let interval = args.log_sequence_interval;
     let housekeeping_every =
@@ -537,8 +553,42 @@ async fn sequence_logs(
                     Box::pin(records::notices::sequence(tx, input))
                 })
                 .await;
-            if let Err(error) = sequenced.map(drop).and(positioned.map(drop)) {
+            let events = store
+                .write_locked(Lock::RequestEventSequencer, (), |tx, ()| {
+                    Box::pin(request_sql::sequence_events(
+                        tx,
+                        records::notices::SEQUENCE_BATCH,
+                    ))
+                })
+                .await;
+            if let Err(error) = sequenced
+                .map(drop)
+                .and(positioned.map(drop))
+                .and(events.map(drop))
+            {
                 tracing::warn!(error = %error, "sequencing the access log failed; retrying");
+            }
+            if let Some(snapshot) = catalogue.current() {
+                let sweep = steps::Sweep {
+                    cx: requests::Context {
+                        snapshot,
+                        config: requests_config.clone(),
+                    },
+                    now: store.clock().now(),
+                    limit: 500,
+                };
+                let swept = store
+                    .write_locked(Lock::WaitSweep, sweep, |tx, sweep| {
+                        Box::pin(steps::abandon_overdue(tx, sweep))
+                    })
+                    .await;
+                match swept {
+                    Ok(0) => {}
+                    Ok(legs) => tracing::info!(legs, "ended waits on citizens past their limit"),
+                    Err(error) => {
+                        tracing::warn!(error = %error, "the wait sweep failed; retrying later")
+                    }
+                }
             }
             if tick % housekeeping_every == 0 {
                 let now = store.clock().now();
@@ -556,7 +606,8 @@ async fn sequence_logs(
                     .write(cutoffs, |tx, (answers, notices)| {
                         Box::pin(async move {
                             let a = idempotency_sql::forget_before(tx, *answers).await?;
-                            let n = notice_sql::forget_before(tx, *notices).await?;
+                            let n = notice_sql::forget_before(tx, *notices).await?
+                                + request_sql::forget_events_before(tx, *notices).await?;
                             Ok((a, n))
                         })
                     })

@@ -23,6 +23,9 @@ coded_enum! {
         ListRepresentatives => "list-representatives",
         IssueClaimCode => "issue-claim-code",
         ClaimCitizen => "claim-citizen",
+        OpenRequest => "open-request",
+        ReadRequest => "read-request",
+        ChangeRequest => "change-request",
     }
 }
 

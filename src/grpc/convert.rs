@@ -212,7 +212,7 @@ pub fn service(s: &Service) -> pb::Service {
     }
 }
 
-fn threshold(t: &Threshold) -> pb::Threshold {
+pub(crate) fn threshold(t: &Threshold) -> pb::Threshold {
     let unit = match t.unit {
         DurationUnit::Seconds => pb::DurationUnit::Seconds,
         DurationUnit::Minutes => pb::DurationUnit::Minutes,

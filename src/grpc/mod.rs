@@ -9,6 +9,7 @@ pub mod codec;
 pub(crate) mod convert;
 pub mod page_token;
 pub(crate) mod request;
+pub mod requests;
 pub mod routing;
 pub mod status;
 

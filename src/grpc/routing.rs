@@ -64,10 +64,40 @@ impl RoutingApi {
         }
     }
 
-    fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
+    pub(super) fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
         self.catalogue.current().ok_or(AppError::Unavailable(
             "the catalogue is loading; retry shortly",
         ))
+    }
+
+    /// Routes `query` on a blocking thread with the encoder's permits; NOT_FOUND for a named
+    /// service or life event the catalogue lacks.
+    pub(super) async fn route(
+        &self,
+        snapshot: Arc<Snapshot>,
+        query: Query,
+    ) -> Result<Routed, AppError> {
+        // The resource a named need names, for a NOT_FOUND.
+        let name = match &query.need {
+            Need::Service(id) => format!("{SERVICES}/{id}"),
+            Need::LifeEvent(id) => format!("{LIFE_EVENTS}/{id}"),
+            Need::Text(_) => String::new(),
+        };
+        let routed = self
+            .encoders
+            .run(move |encoders| {
+                let vector = routing::rank::text_to_encode(&query, &Weights::default())
+                    .and_then(|t| encoders.encode_blocking(t));
+                routing::route(&snapshot, &query, vector.as_deref(), &Weights::default())
+            })
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        routed.map_err(|e| match e {
+            RouteError::UnknownService | RouteError::UnknownLifeEvent => {
+                AppError::NotFound { name }
+            }
+            RouteError::Search(e) => AppError::Internal(e.into()),
+        })
     }
 
     /// The citizen's context from the record, read under an eligibility consent (or as the
@@ -121,7 +151,7 @@ fn context_of(details: &Details, today: &str) -> Context {
     }
 }
 
-fn need(v: &mut Violations, need: Option<&pb::Need>) -> Option<Need> {
+pub(super) fn need(v: &mut Violations, need: Option<&pb::Need>) -> Option<Need> {
     let Some(need) = need.and_then(|n| n.need.as_ref()) else {
         v.add("need", "is required: text, service or life_event");
         return None;
@@ -152,7 +182,7 @@ fn need(v: &mut Violations, need: Option<&pb::Need>) -> Option<Need> {
     }
 }
 
-fn context(v: &mut Violations, c: Option<&pb::RoutingContext>, today: &Date) -> Context {
+pub(super) fn context(v: &mut Violations, c: Option<&pb::RoutingContext>, today: &Date) -> Context {
     let Some(c) = c else {
         return Context::default();
     };
@@ -311,39 +341,13 @@ impl RoutingService for RoutingApi {
             Some(id) => inline.or(self.citizen_context(caller, id).await?),
             None => inline,
         };
-        // The resource a named need names, for a NOT_FOUND.
-        let name = match &need {
-            Need::Service(id) => format!("{SERVICES}/{id}"),
-            Need::LifeEvent(id) => format!("{LIFE_EVENTS}/{id}"),
-            Need::Text(_) => String::new(),
-        };
         let query = Query {
             need,
             context,
             entry,
             max_candidates,
         };
-        let routed_snapshot = snapshot.clone();
-        let routed = self
-            .encoders
-            .run(move |encoders| {
-                let vector = routing::rank::text_to_encode(&query, &Weights::default())
-                    .and_then(|t| encoders.encode_blocking(t));
-                routing::route(
-                    &routed_snapshot,
-                    &query,
-                    vector.as_deref(),
-                    &Weights::default(),
-                )
-            })
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
-        let routed = routed.map_err(|e| match e {
-            RouteError::UnknownService | RouteError::UnknownLifeEvent => {
-                AppError::NotFound { name }
-            }
-            RouteError::Search(e) => AppError::Internal(e.into()),
-        })?;
+        let routed = self.route(snapshot.clone(), query).await?;
         Ok(Response::new(encode(&routed, &snapshot)))
     }
 }

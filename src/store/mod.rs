@@ -41,6 +41,7 @@ pub mod idempotency_sql;
 pub mod notice_sql;
 mod postgres;
 pub mod representation_sql;
+pub mod request_sql;
 mod schema;
 mod sqlite;
 mod sqlite_writer;

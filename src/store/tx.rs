@@ -65,6 +65,10 @@ pub enum Lock {
     AccessLogSequencer,
     /// Serialises the change notices' sequencer.
     ChangeNoticeSequencer,
+    /// Serialises the request events' sequencer.
+    RequestEventSequencer,
+    /// Serialises the sweep that ends waits past their limit.
+    WaitSweep,
 }
 
 impl Lock {
@@ -74,6 +78,8 @@ impl Lock {
             Lock::CatalogImport => 0x5357_4341_5441_4c47, // "SWCATALG"
             Lock::AccessLogSequencer => 0x5357_4143_4c4f_4753, // "SWACLOGS"
             Lock::ChangeNoticeSequencer => 0x5357_4e4f_5449_4345, // "SWNOTICE"
+            Lock::RequestEventSequencer => 0x5357_5245_5145_5654, // "SWREQEVT"
+            Lock::WaitSweep => 0x5357_5741_4954_5357,     // "SWWAITSW"
         }
     }
 }

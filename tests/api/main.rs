@@ -11,6 +11,7 @@ mod lifecycle;
 mod limits;
 mod process;
 mod raw;
+mod requests;
 mod routing;
 mod store;
 mod tls;

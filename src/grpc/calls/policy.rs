@@ -119,6 +119,33 @@ pub const ACCESS: &[(&str, Callers)] = &[
         AGENCIES,
     ),
     ("/singlewindow.v1.RoutingService/RouteNeed", Callers::ANYONE),
+    (
+        "/singlewindow.v1.RequestService/OpenRequest",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.RequestService/GetRequest",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.RequestService/ListRequests",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.RequestService/GetJourney",
+        AGENCIES_AND_PORTALS,
+    ),
+    ("/singlewindow.v1.RequestService/AcceptHandoff", AGENCIES),
+    ("/singlewindow.v1.RequestService/DeclineHandoff", AGENCIES),
+    ("/singlewindow.v1.RequestService/StartWork", AGENCIES),
+    ("/singlewindow.v1.RequestService/WaitOnCitizen", AGENCIES),
+    ("/singlewindow.v1.RequestService/ResumeWork", AGENCIES),
+    ("/singlewindow.v1.RequestService/ReferOnward", AGENCIES),
+    ("/singlewindow.v1.RequestService/CompleteHandoff", AGENCIES),
+    (
+        "/singlewindow.v1.RequestService/WithdrawRequest",
+        AGENCIES_AND_PORTALS,
+    ),
     ("/grpc.health.v1.Health/Check", Callers::ANYONE),
     ("/grpc.health.v1.Health/Watch", Callers::ANYONE),
     (

@@ -264,6 +264,9 @@ fn action(a: Action) -> pb::AccessAction {
         Action::ListRepresentatives => P::ListRepresentatives,
         Action::IssueClaimCode => P::IssueClaimCode,
         Action::ClaimCitizen => P::ClaimCitizen,
+        Action::OpenRequest => P::OpenRequest,
+        Action::ReadRequest => P::ReadRequest,
+        Action::ChangeRequest => P::ChangeRequest,
     }
 }
 

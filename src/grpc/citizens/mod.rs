@@ -117,7 +117,7 @@ pub(super) fn caller<T>(request: &Request<T>) -> Result<Caller, AppError> {
 }
 
 /// What binds a page token to its caller: the principal, and for a portal its citizen.
-fn caller_context(caller: &Caller) -> Vec<u8> {
+pub(super) fn caller_context(caller: &Caller) -> Vec<u8> {
     let mut context = caller.principal.name().into_bytes();
     if let Some(token) = &caller.citizen {
         context.extend_from_slice(format!("\n{}\n{}", token.issuer, token.subject).as_bytes());
@@ -148,7 +148,7 @@ fn answer<T>(
     outcome?
 }
 
-fn decode_replay<M: prost::Message + Default>(bytes: &[u8]) -> Result<M, AppError> {
+pub(super) fn decode_replay<M: prost::Message + Default>(bytes: &[u8]) -> Result<M, AppError> {
     M::decode(bytes)
         .map_err(|_| AppError::Internal(anyhow::anyhow!("a kept answer does not decode")))
 }
