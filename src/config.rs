@@ -478,6 +478,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SINGLE_WINDOW_AGENCY_TIME_ZONES", value_delimiter = ',', value_parser = parse_agency_time_zone)]
     pub agency_time_zone: Vec<(String, String)>,
 
+    /// How often each standard's live performance is measured from the legs of requests.
+    #[arg(long, env = "SINGLE_WINDOW_PERFORMANCE_INTERVAL", default_value = "10s", value_parser = parse_positive_duration)]
+    pub performance_interval: Duration,
+
+    /// Events a stream subscriber (WatchAssignments, WatchChangeNotices) may have waiting; one
+    /// that falls further behind is ended with RESOURCE_EXHAUSTED and its resume position.
+    #[arg(long, env = "SINGLE_WINDOW_STREAM_BUFFER", default_value_t = 256, value_parser = parse_positive_count)]
+    pub stream_buffer: usize,
+
     #[command(flatten)]
     pub limits: Limits,
 }

@@ -103,6 +103,12 @@ pub enum AppError {
     /// The service cannot answer now (starting, draining, database down).
     #[error("unavailable: {0}")]
     Unavailable(&'static str),
+    /// A stream's subscriber fell behind; it may resume after `position`.
+    #[error("stream subscriber behind at position {position}")]
+    StreamBehind { position: i64 },
+    /// The server is shutting down; the stream may resume after `position`.
+    #[error("stream ended at position {position}")]
+    StreamEnded { position: i64 },
     /// A storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),

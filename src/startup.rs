@@ -25,6 +25,7 @@ use crate::{
     clock::{SharedClock, SystemClock},
     config::ServeArgs,
     domain::time::Timestamp,
+    feeds::Feeds,
     grpc::{
         calls::{CallSettings, CallStackLayer, Policies},
         catalog::CatalogApi,
@@ -121,12 +122,13 @@ impl Application {
             .routing_concurrency
             .map_or_else(encoder::default_concurrency, usize::from);
         let encoders = tokio::task::spawn_blocking(move || Encoders::load(concurrency)).await?;
+        let feeds = Feeds::new(&store, args.stream_buffer, stop_rx.clone());
         let service = services(
             &args,
             &health,
             stop_rx.clone(),
             (catalogue.clone(), store.clone(), records.clone(), encoders),
-            authenticator,
+            (authenticator, feeds.clone()),
         )?;
 
         tracing::info!(address = %self.local_addr, tls = tls.is_some(), "listening");
@@ -140,7 +142,7 @@ impl Application {
         let mut ready = tokio::spawn(prepare_and_watch(
             args.clone(),
             store.clone(),
-            (catalogue, records, demo),
+            (catalogue, records, demo, feeds),
             health.clone(),
             stop_rx,
         ));
@@ -220,7 +222,7 @@ fn services(
     health: &HealthReporter,
     draining: tokio::sync::watch::Receiver<bool>,
     (catalogue, store, records, encoders): (Arc<Catalogue>, Store, RecordsConfig, Encoders),
-    authenticator: Authenticator,
+    (authenticator, feeds): (Authenticator, Feeds),
 ) -> anyhow::Result<AppService> {
     let limits = &args.limits;
     let descriptor_sets = [
@@ -252,8 +254,8 @@ fn services(
         store.clone(),
         router.clone(),
         records.secrets.keyring.clone(),
-        Arc::new(args.requests()),
-        tokens.clone(),
+        (Arc::new(args.requests()), tokens.clone()),
+        feeds.clone(),
     ))
     .max_decoding_message_size(decode_limit)
     .max_encoding_message_size(limits.max_response_size);
@@ -264,7 +266,7 @@ fn services(
         store,
         records,
         tokens.clone(),
-        catalogue.clone(),
+        (catalogue.clone(), feeds),
     ))
     .max_decoding_message_size(decode_limit)
     .max_encoding_message_size(limits.max_response_size);
@@ -484,7 +486,7 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
 async fn prepare_and_watch(
     args: ServeArgs,
     store: Store,
-    (catalogue, records, demo): (Arc<Catalogue>, RecordsConfig, bool),
+    (catalogue, records, demo, feeds): (Arc<Catalogue>, RecordsConfig, bool, Feeds),
     health: HealthReporter,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -508,6 +510,11 @@ async fn prepare_and_watch(
     }
     set_health(&health, ServingStatus::Serving).await;
     tracing::info!("serving");
+    let feeds_run = feeds.run(&store, args.log_sequence_interval, stop.clone());
+    let mut measure_stop = stop.clone();
+    let measure = catalogue.measure_every(&store, args.performance_interval, async move {
+        let _ = measure_stop.wait_for(|s| *s).await;
+    });
     let mut sequencer_stop = stop.clone();
     let sequencer = sequence_logs(&store, (&records, &catalogue), &args, async move {
         let _ = sequencer_stop.changed().await;
@@ -515,7 +522,7 @@ async fn prepare_and_watch(
     let watch = catalogue.watch(&store, args.catalog_poll_interval, async move {
         let _ = stop.changed().await;
     });
-    tokio::join!(sequencer, watch);
+    tokio::join!(sequencer, watch, feeds_run, measure);
     Ok(())
 }
 
@@ -548,24 +555,7 @@ async fn sequence_logs(
                     Box::pin(records::log::sequence(tx, input))
                 })
                 .await;
-            let positioned = store
-                .write_locked(Lock::ChangeNoticeSequencer, (), |tx, input| {
-                    Box::pin(records::notices::sequence(tx, input))
-                })
-                .await;
-            let events = store
-                .write_locked(Lock::RequestEventSequencer, (), |tx, ()| {
-                    Box::pin(request_sql::sequence_events(
-                        tx,
-                        records::notices::SEQUENCE_BATCH,
-                    ))
-                })
-                .await;
-            if let Err(error) = sequenced
-                .map(drop)
-                .and(positioned.map(drop))
-                .and(events.map(drop))
-            {
+            if let Err(error) = sequenced {
                 tracing::warn!(error = %error, "sequencing the access log failed; retrying");
             }
             if let Some(snapshot) = catalogue.current() {

@@ -8,7 +8,7 @@ pub mod search;
 pub mod snapshot;
 mod text;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use arc_swap::ArcSwapOption;
@@ -20,10 +20,20 @@ use crate::{
     store::CatalogStore,
 };
 
+/// The live performance of standards, as last measured from the legs of requests.
+#[derive(Debug, Clone)]
+pub struct LiveTable {
+    /// When it was measured.
+    pub as_of: crate::domain::time::Timestamp,
+    /// By (service id, standard id); standards no leg has run against are absent.
+    pub by_standard: HashMap<(String, String), crate::domain::due::Performance>,
+}
+
 /// The snapshot currently served; empty until the first load.
 #[derive(Debug, Default)]
 pub struct Catalogue {
     current: ArcSwapOption<Snapshot>,
+    live: ArcSwapOption<LiveTable>,
     /// The routing vectors snapshots are built with; `None`: those built into the binary.
     vectors: Option<Arc<VectorTable>>,
 }
@@ -34,6 +44,7 @@ impl Catalogue {
     pub fn with_vectors(vectors: Arc<VectorTable>) -> Self {
         Self {
             current: ArcSwapOption::empty(),
+            live: ArcSwapOption::empty(),
             vectors: Some(vectors),
         }
     }
@@ -41,6 +52,51 @@ impl Catalogue {
     /// The snapshot in service, if one is loaded.
     pub fn current(&self) -> Option<Arc<Snapshot>> {
         self.current.load_full()
+    }
+
+    /// The live performance last measured, if it was.
+    pub fn live(&self) -> Option<Arc<LiveTable>> {
+        self.live.load_full()
+    }
+
+    /// Measures the live performance of every standard from the stored legs.
+    pub async fn measure(&self, store: &crate::store::Store) -> crate::store::StoreResult<()> {
+        let rows = store
+            .read((), |tx, ()| {
+                Box::pin(crate::store::request_sql::standard_performance(tx))
+            })
+            .await?;
+        let table = LiveTable {
+            as_of: store.clock().now(),
+            by_standard: rows
+                .into_iter()
+                .map(|(service, standard, p)| ((service, standard), p))
+                .collect(),
+        };
+        self.live.store(Some(Arc::new(table)));
+        Ok(())
+    }
+
+    /// Measures the live performance every `interval` until `stop`.
+    pub async fn measure_every(
+        &self,
+        store: &crate::store::Store,
+        interval: Duration,
+        stop: impl Future<Output = ()>,
+    ) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                _ = ticks.tick() => {
+                    if let Err(error) = self.measure(store).await {
+                        tracing::warn!(error = %error, "measuring the standards' live performance failed; retrying");
+                    }
+                }
+            }
+        }
     }
 
     /// Loads the stored catalogue when its generation differs from the one served (or none is

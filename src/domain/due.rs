@@ -159,6 +159,28 @@ pub fn read(
     }
 }
 
+/// How a standard performs on the legs that ran against it: completed legs, of which met, and
+/// declined legs (counted in a decline rate, not against the standard).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Performance {
+    pub completed: i64,
+    pub met: i64,
+    pub declined: i64,
+}
+
+impl Performance {
+    /// The share of completed legs that met the standard; `None` before any completed.
+    pub fn share_met(self) -> Option<f64> {
+        (self.completed > 0).then(|| self.met as f64 / self.completed as f64)
+    }
+
+    /// The share of answered legs (completed or declined) that were declined.
+    pub fn decline_rate(self) -> Option<f64> {
+        let answered = self.completed + self.declined;
+        (answered > 0).then(|| self.declined as f64 / answered as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

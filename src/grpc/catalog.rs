@@ -28,6 +28,35 @@ pub struct CatalogApi {
 }
 
 impl CatalogApi {
+    /// `standard` with its live performance, when measured.
+    fn live_standard(&self, mut standard: pb::ServiceStandard) -> pb::ServiceStandard {
+        if let Some(table) = self.catalogue.live() {
+            let service = standard
+                .service
+                .strip_prefix("services/")
+                .unwrap_or_default();
+            let key = (service.to_owned(), standard.standard_id.clone());
+            standard.live_performance = table.by_standard.get(&key).map(|p| pb::LivePerformance {
+                completed: p.completed,
+                met: p.met,
+                performance: p.share_met(),
+                declined: p.declined,
+                decline_rate: p.decline_rate(),
+                measure_time: Some(super::citizens::encode::timestamp(table.as_of)),
+            });
+        }
+        standard
+    }
+
+    /// `service` with its standards' live performance.
+    fn live_service(&self, mut service: pb::Service) -> pb::Service {
+        service.standards = std::mem::take(&mut service.standards)
+            .into_iter()
+            .map(|s| self.live_standard(s))
+            .collect();
+        service
+    }
+
     /// A service answering from `catalogue`, signing page tokens with `tokens`.
     pub fn new(catalogue: Arc<Catalogue>, tokens: Arc<PageTokens>) -> Self {
         Self { catalogue, tokens }
@@ -121,7 +150,7 @@ impl CatalogService for CatalogApi {
         let id = v.name("name", &req.name, SERVICES);
         v.finish()?;
         let service = snapshot.service(&id).ok_or_else(|| not_found(&req.name))?;
-        Ok(Response::new(convert::service(service)))
+        Ok(Response::new(self.live_service(convert::service(service))))
     }
 
     async fn list_services(
@@ -160,7 +189,10 @@ impl CatalogService for CatalogApi {
             size,
         )?;
         Ok(Response::new(pb::ListServicesResponse {
-            services: page.into_iter().map(convert::service).collect(),
+            services: page
+                .into_iter()
+                .map(|s| self.live_service(convert::service(s)))
+                .collect(),
             next_page_token,
             total_size: i32::try_from(total).unwrap_or(i32::MAX),
         }))
@@ -219,7 +251,7 @@ impl CatalogService for CatalogApi {
             results: page
                 .into_iter()
                 .map(|(_, (service, score))| pb::SearchResult {
-                    service: Some(convert::service(service)),
+                    service: Some(self.live_service(convert::service(service))),
                     score,
                 })
                 .collect(),
@@ -241,7 +273,9 @@ impl CatalogService for CatalogApi {
         let standard = snapshot
             .standard(&service_id, &standard_id)
             .ok_or_else(|| not_found(&req.name))?;
-        Ok(Response::new(convert::standard(standard)))
+        Ok(Response::new(
+            self.live_standard(convert::standard(standard)),
+        ))
     }
 
     async fn list_service_standards(
@@ -287,7 +321,10 @@ impl CatalogService for CatalogApi {
             size,
         )?;
         Ok(Response::new(pb::ListServiceStandardsResponse {
-            service_standards: page.into_iter().map(convert::standard).collect(),
+            service_standards: page
+                .into_iter()
+                .map(|s| self.live_standard(convert::standard(s)))
+                .collect(),
             next_page_token,
             total_size: i32::try_from(total).unwrap_or(i32::MAX),
         }))

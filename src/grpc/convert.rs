@@ -259,6 +259,7 @@ pub fn standard(s: &ServiceStandard) -> pb::ServiceStandard {
         comments: text(&s.comments),
         standard_uri: text(&s.standard_uri),
         performance_uri: text(&s.performance_uri),
+        live_performance: None,
     }
 }
 

@@ -179,6 +179,20 @@ impl From<AppError> for Status {
                 ErrorReason::ConnectionBufferFull,
                 |_| {},
             ),
+            AppError::StreamBehind { position } => status_with(
+                Code::ResourceExhausted,
+                "the stream's buffer filled because its events were not read in time; watch again after the position given",
+                ErrorReason::StreamBehind,
+                one("resume_after_position", position.to_string()),
+                |_| {},
+            ),
+            AppError::StreamEnded { position } => status_with(
+                Code::Unavailable,
+                "the server is shutting down; watch again after the position given",
+                ErrorReason::StreamEnded,
+                one("resume_after_position", position.to_string()),
+                retry_after,
+            ),
             AppError::Unavailable(why) => status(
                 Code::Unavailable,
                 why,

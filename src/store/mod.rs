@@ -105,6 +105,10 @@ impl Default for PoolSettings {
     }
 }
 
+/// The PostgreSQL notification channel on which sequencers tell every replica that a feed has
+/// new positions (the payload names the feed's table).
+pub const FEEDS_CHANNEL: &str = "single_window_feeds";
+
 /// How an import treats a catalogue already in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportMode {
@@ -297,6 +301,15 @@ impl Store {
         match &self.backend {
             Backends::Sqlite(s) => s.write(input, work).await,
             Backends::Postgres(s) => s.run(mode, input, work).await,
+        }
+    }
+
+    /// A listener for the notifications of `channel` (PostgreSQL), or `None` on SQLite, where
+    /// every writer is in this process.
+    pub async fn listen(&self, channel: &str) -> StoreResult<Option<sqlx::postgres::PgListener>> {
+        match &self.backend {
+            Backends::Sqlite(_) => Ok(None),
+            Backends::Postgres(s) => s.listen(channel).await.map(Some),
         }
     }
 

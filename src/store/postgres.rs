@@ -146,6 +146,13 @@ impl PgStore {
         Ok(SchemaStatus::compare(&MIGRATOR, &applied))
     }
 
+    /// A listener on `channel`, with its own connection from the pool's settings.
+    pub async fn listen(&self, channel: &str) -> StoreResult<sqlx::postgres::PgListener> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(channel).await?;
+        Ok(listener)
+    }
+
     /// Closes the pool.
     pub(super) async fn close(&self) {
         self.pool.close().await;

@@ -688,26 +688,78 @@ pub async fn waiting_since_before(
     Ok(rows)
 }
 
-/// Positions the oldest unpositioned events (at most `limit`) after the last position ever given;
-/// how many. Run it holding [`Lock::RequestEventSequencer`](crate::store::Lock::RequestEventSequencer).
+/// Positions the oldest unpositioned events (at most `limit`) after the last position ever given,
+/// in one statement; how many. Run it holding
+/// [`Lock::RequestEventSequencer`](crate::store::Lock::RequestEventSequencer).
 pub async fn sequence_events(tx: &mut Tx, limit: i64) -> StoreResult<u64> {
-    let done = on_conn!(tx, conn, DB => {
-        let top: Option<(i64,)> = sqlx::query_as("SELECT position FROM sequencer_state WHERE name = 'request_events'").fetch_optional(&mut *conn).await?;
-        let top = top.map_or(0, |(p,)| p);
-        let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM request_events WHERE position IS NULL ORDER BY at_unix_ms, id LIMIT $1")
-            .bind(limit).fetch_all(&mut *conn).await?;
-        for (offset, (id,)) in ids.iter().enumerate() {
-            sqlx::query("UPDATE request_events SET position = $2 WHERE id = $1")
-                .bind(id).bind(top + 1 + offset as i64).execute(&mut *conn).await?;
-        }
-        if !ids.is_empty() {
-            sqlx::query("INSERT INTO sequencer_state (name, position) VALUES ('request_events', $1) \
-                         ON CONFLICT (name) DO UPDATE SET position = excluded.position")
-                .bind(top + ids.len() as i64).execute(&mut *conn).await?;
-        }
-        ids.len() as u64
+    super::notice_sql::sequence_table(tx, "request_events", limit).await
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: String,
+    agency: String,
+    request_id: String,
+    handoff_number: i64,
+    kind: String,
+    state: String,
+    at_unix_ms: i64,
+    position: Option<i64>,
+}
+
+fn decode_event(row: EventRow) -> StoreResult<EventRecord> {
+    Ok(EventRecord {
+        state: LegState::from_code(&row.state).ok_or_else(|| {
+            StoreError::Corrupt(format!("request event `{}`: unreadable state", row.id))
+        })?,
+        id: row.id,
+        agency: row.agency,
+        request_id: row.request_id,
+        handoff_number: row.handoff_number,
+        kind: row.kind,
+        at: at(row.at_unix_ms),
+        position: row.position,
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "id, agency, request_id, handoff_number, kind, state, at_unix_ms, position";
+
+/// Every agency's positioned events after `after`, in order, at most `limit`.
+pub async fn events_after(tx: &mut Tx, after: i64, limit: i64) -> StoreResult<Vec<EventRecord>> {
+    let rows: Vec<EventRow> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM request_events WHERE position > $1 ORDER BY position LIMIT $2"
+        )))
+        .bind(after).bind(limit).fetch_all(conn).await?
     });
-    Ok(done)
+    rows.into_iter().map(decode_event).collect()
+}
+
+/// `agency`'s positioned events in `(after, until]`, in order, at most `limit`.
+pub async fn agency_events(
+    tx: &mut Tx,
+    agency: &str,
+    (after, until): (i64, i64),
+    limit: i64,
+) -> StoreResult<Vec<EventRecord>> {
+    let rows: Vec<EventRow> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM request_events WHERE agency = $1 AND position > $2 \
+             AND position <= $3 ORDER BY position LIMIT $4"
+        )))
+        .bind(agency).bind(after).bind(until).bind(limit).fetch_all(conn).await?
+    });
+    rows.into_iter().map(decode_event).collect()
+}
+
+/// The oldest and newest positions retained, if any event is.
+pub async fn event_positions(tx: &mut Tx) -> StoreResult<(Option<i64>, Option<i64>)> {
+    let row: (Option<i64>, Option<i64>) = on_conn!(tx, conn, DB => {
+        sqlx::query_as("SELECT MIN(position), MAX(position) FROM request_events")
+            .fetch_one(conn).await?
+    });
+    Ok(row)
 }
 
 /// Forgets positioned events older than `before`; how many.
@@ -717,4 +769,37 @@ pub async fn forget_events_before(tx: &mut Tx, before: Timestamp) -> StoreResult
             .bind(ms(before)).execute(conn).await?.rows_affected()
     });
     Ok(done)
+}
+
+/// Each standard's performance over the legs that ran against it: (service, standard, figures).
+/// A completed leg met its standard when it ended, pauses excluded, by its due time.
+pub async fn standard_performance(
+    tx: &mut Tx,
+) -> StoreResult<Vec<(String, String, crate::domain::due::Performance)>> {
+    let rows: Vec<(String, String, i64, i64, i64)> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(
+            "SELECT service_id, standard_id, \
+             CAST(SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN state = 'completed' AND ended_at_unix_ms - paused_ms <= due_base_unix_ms THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN state = 'declined' THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM handoffs WHERE ended_at_unix_ms IS NOT NULL AND standard_id IS NOT NULL \
+             AND due_base_unix_ms IS NOT NULL AND state IN ('completed', 'declined') \
+             GROUP BY service_id, standard_id",
+        )
+        .fetch_all(conn).await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(service, standard, completed, met, declined)| {
+            (
+                service,
+                standard,
+                crate::domain::due::Performance {
+                    completed,
+                    met,
+                    declined,
+                },
+            )
+        })
+        .collect())
 }

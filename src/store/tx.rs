@@ -100,6 +100,22 @@ impl Tx {
         }
     }
 
+    /// Tells every process listening on `channel` (other replicas' feeds) `payload` when the
+    /// transaction commits; nothing on SQLite, whose readers are all in this process.
+    pub async fn notify(&mut self, channel: &str, payload: &str) -> StoreResult<()> {
+        match &mut self.conn {
+            TxConn::Sqlite(_) => Ok(()),
+            TxConn::Postgres(tx) => {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(channel)
+                    .bind(payload)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
     pub(super) async fn commit(self) -> StoreResult<()> {
         match self.conn {
             TxConn::Sqlite(tx) => tx.commit().await?,

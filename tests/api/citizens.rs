@@ -467,7 +467,7 @@ async fn create_citizen_is_idempotent_on_request_id() {
     }
 }
 
-async fn update(
+pub async fn update(
     app: &TestApp,
     who: &As,
     citizen: Citizen,

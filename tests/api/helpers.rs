@@ -88,7 +88,7 @@ pub struct TestDb {
     pub url: String,
     /// A key file made for this database (servers of the tests use it).
     pub keys_file: PathBuf,
-    _keys_dir: tempfile::TempDir,
+    _keys_dir: Option<tempfile::TempDir>,
     _dir: Option<tempfile::TempDir>,
     pg_database: Option<String>,
 }
@@ -113,12 +113,24 @@ impl TestDb {
                 Self {
                     url,
                     keys_file,
-                    _keys_dir: keys_dir,
+                    _keys_dir: Some(keys_dir),
                     _dir: Some(dir),
                     pg_database: None,
                 }
             }
             Backend::Postgres => Self::postgres(None).await,
+        }
+    }
+
+    /// The same database and key file, for another server (a replica); dropping it leaves the
+    /// database to its owner.
+    pub fn alias(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            keys_file: self.keys_file.clone(),
+            _keys_dir: None,
+            _dir: None,
+            pg_database: None,
         }
     }
 
@@ -140,7 +152,7 @@ impl TestDb {
                 Self {
                     url: format!("sqlite://{}", path.display()),
                     keys_file,
-                    _keys_dir: keys_dir,
+                    _keys_dir: Some(keys_dir),
                     _dir: Some(dir),
                     pg_database: None,
                 }
@@ -171,7 +183,7 @@ impl TestDb {
         Self {
             url: pg_url_for(&server, &name),
             keys_file,
-            _keys_dir: keys_dir,
+            _keys_dir: Some(keys_dir),
             _dir: None,
             pg_database: Some(name),
         }
@@ -390,6 +402,7 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
     args.cors_allowed_origins = vec!["https://portal.example.ca".to_owned()];
     args.catalog_poll_interval = Duration::from_millis(200);
     args.shutdown_timeout = Duration::from_secs(2);
+    args.performance_interval = Duration::from_millis(200);
     args
 }
 

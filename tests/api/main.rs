@@ -14,6 +14,7 @@ mod raw;
 mod requests;
 mod routing;
 mod store;
+mod streams;
 mod tls;
 
 use tonic::{Code, Status};

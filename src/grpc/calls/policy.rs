@@ -118,6 +118,10 @@ pub const ACCESS: &[(&str, Callers)] = &[
         "/singlewindow.v1.CitizenService/ListChangeNotices",
         AGENCIES,
     ),
+    (
+        "/singlewindow.v1.CitizenService/WatchChangeNotices",
+        AGENCIES,
+    ),
     ("/singlewindow.v1.RoutingService/RouteNeed", Callers::ANYONE),
     (
         "/singlewindow.v1.RequestService/OpenRequest",
@@ -146,6 +150,7 @@ pub const ACCESS: &[(&str, Callers)] = &[
         "/singlewindow.v1.RequestService/WithdrawRequest",
         AGENCIES_AND_PORTALS,
     ),
+    ("/singlewindow.v1.RequestService/WatchAssignments", AGENCIES),
     ("/grpc.health.v1.Health/Check", Callers::ANYONE),
     ("/grpc.health.v1.Health/Watch", Callers::ANYONE),
     (

@@ -34,6 +34,10 @@ use crate::{
         time::Timestamp,
     },
     error::AppError,
+    feeds::{
+        Feed, Feeds, Item, check_retained,
+        stream::{Events, subscribe},
+    },
     proto::v1::{self as pb, citizen_service_server::CitizenService},
     records::{Caller, RecordsConfig, Written, citizens, claims, consents, log, new_id, notices},
     store::{
@@ -53,22 +57,24 @@ pub struct CitizenApi {
     config: RecordsConfig,
     tokens: Arc<PageTokens>,
     catalogue: Arc<Catalogue>,
+    feeds: Feeds,
 }
 
 impl CitizenApi {
     /// A service over `store`, with the secrets and log settings of `config`, signing page tokens
-    /// with `tokens` and checking grantees against `catalogue`.
+    /// with `tokens`, checking grantees against `catalogue`, streaming notices from `feeds`.
     pub fn new(
         store: Store,
         config: RecordsConfig,
         tokens: Arc<PageTokens>,
-        catalogue: Arc<Catalogue>,
+        (catalogue, feeds): (Arc<Catalogue>, Feeds),
     ) -> Self {
         Self {
             store,
             config,
             tokens,
             catalogue,
+            feeds,
         }
     }
 
@@ -153,8 +159,54 @@ pub(super) fn decode_replay<M: prost::Message + Default>(bytes: &[u8]) -> Result
         .map_err(|_| AppError::Internal(anyhow::anyhow!("a kept answer does not decode")))
 }
 
+/// The calling agency, for the methods only agencies call.
+pub(super) fn calling_agency(caller: &Caller) -> Result<String, AppError> {
+    match &caller.principal {
+        Principal::Agency { agency, .. } => Ok(agency.clone()),
+        _ => Err(AppError::PermissionDenied),
+    }
+}
+
+/// A stream's `after_position`: unset means from now; negative is a violation.
+pub(super) fn after_position(v: &mut Violations, value: Option<i64>) -> Option<i64> {
+    if value.is_some_and(|p| p < 0) {
+        v.add("after_position", "must not be negative");
+    }
+    value.map(|p| p.max(0))
+}
+
+fn notice_of(item: &Item) -> pb::ChangeNotice {
+    match item {
+        Item::Notice(n) => encode::notice(n),
+        Item::Assignment(_) => pb::ChangeNotice::default(),
+    }
+}
+
 #[tonic::async_trait]
 impl CitizenService for CitizenApi {
+    type WatchChangeNoticesStream = Events<pb::ChangeNotice>;
+
+    async fn watch_change_notices(
+        &self,
+        request: Request<pb::WatchChangeNoticesRequest>,
+    ) -> Reply<Self::WatchChangeNoticesStream> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let after = after_position(&mut v, req.after_position);
+        v.finish()?;
+        let agency = calling_agency(&caller)?;
+        if let Some(after) = after {
+            check_retained(&self.store, Feed::ChangeNotices, after).await?;
+        }
+        Ok(Response::new(subscribe(
+            &self.feeds.notices,
+            &agency,
+            after,
+            notice_of,
+        )?))
+    }
+
     async fn create_citizen(
         &self,
         request: Request<pb::CreateCitizenRequest>,
@@ -270,6 +322,8 @@ impl CitizenService for CitizenApi {
             .write_committed(input, |tx, input| Box::pin(citizens::update(tx, input)))
             .await;
         let (citizen, shown) = answer(outcome)?;
+        // The change may have written notices: position them now.
+        self.feeds.written.notify_one();
         Ok(Response::new(encode::citizen(&citizen, shown)))
     }
 

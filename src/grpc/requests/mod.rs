@@ -31,6 +31,10 @@ use crate::{
         time::Timestamp,
     },
     error::AppError,
+    feeds::{
+        Feed, Feeds, Item, check_retained,
+        stream::{Events, subscribe},
+    },
     proto::v1::{self as pb, request_service_server::RequestService},
     records::{Caller, Written},
     requests::{
@@ -62,16 +66,18 @@ pub struct RequestApi {
     keys: Arc<Keyring>,
     config: Arc<RequestsConfig>,
     tokens: Arc<PageTokens>,
+    feeds: Feeds,
 }
 
 impl RequestApi {
-    /// A service over `store`, routing with `routing`, sealing kept answers with `keys`.
+    /// A service over `store`, routing with `routing`, sealing kept answers with `keys`,
+    /// streaming assignments from `feeds`.
     pub fn new(
         store: Store,
         routing: RoutingApi,
         keys: Arc<Keyring>,
-        config: Arc<RequestsConfig>,
-        tokens: Arc<PageTokens>,
+        (config, tokens): (Arc<RequestsConfig>, Arc<PageTokens>),
+        feeds: Feeds,
     ) -> Self {
         Self {
             store,
@@ -79,6 +85,7 @@ impl RequestApi {
             keys,
             config,
             tokens,
+            feeds,
         }
     }
 
@@ -135,6 +142,7 @@ impl RequestApi {
                 .write_committed(input, |tx, input| Box::pin(steps::apply(tx, input)))
                 .await,
         )?;
+        self.feeds.written.notify_one();
         Ok(Response::new(decode_replay(&bytes)?))
     }
 
@@ -234,8 +242,50 @@ fn entry(
     }
 }
 
+fn assignment_of(item: &Item) -> pb::AssignmentEvent {
+    match item {
+        Item::Assignment(e) => pb::AssignmentEvent {
+            position: e.position.unwrap_or_default(),
+            kind: if e.kind == "offered" {
+                pb::AssignmentKind::Offered
+            } else {
+                pb::AssignmentKind::Changed
+            }
+            .into(),
+            request: encode::request_name(&e.request_id),
+            handoff: encode::handoff_name(&e.request_id, e.handoff_number),
+            state: encode::state(e.state).into(),
+            time: Some(super::citizens::encode::timestamp(e.at)),
+        },
+        Item::Notice(_) => pb::AssignmentEvent::default(),
+    }
+}
+
 #[tonic::async_trait]
 impl RequestService for RequestApi {
+    type WatchAssignmentsStream = Events<pb::AssignmentEvent>;
+
+    async fn watch_assignments(
+        &self,
+        request: Request<pb::WatchAssignmentsRequest>,
+    ) -> Reply<Self::WatchAssignmentsStream> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let after = super::citizens::after_position(&mut v, req.after_position);
+        v.finish()?;
+        let agency = super::citizens::calling_agency(&caller)?;
+        if let Some(after) = after {
+            check_retained(&self.store, Feed::Assignments, after).await?;
+        }
+        Ok(Response::new(subscribe(
+            &self.feeds.assignments,
+            &agency,
+            after,
+            assignment_of,
+        )?))
+    }
+
     async fn open_request(&self, request: Request<pb::OpenRequestRequest>) -> Reply<pb::Request> {
         let caller = caller(&request)?;
         let req = request.into_inner();
@@ -308,6 +358,7 @@ impl RequestService for RequestApi {
                 .write_committed(input, |tx, input| Box::pin(open::open(tx, input)))
                 .await,
         )?;
+        self.feeds.written.notify_one();
         match written {
             Written::New => Ok(Response::new(response)),
             Written::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
