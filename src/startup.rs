@@ -508,6 +508,7 @@ async fn prepare_and_watch(
             tracing::info!(created, "demo citizens created");
         }
     }
+    feeds.prime().await;
     set_health(&health, ServingStatus::Serving).await;
     tracing::info!("serving");
     let feeds_run = feeds.run(&store, args.log_sequence_interval, stop.clone());

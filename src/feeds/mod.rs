@@ -294,24 +294,30 @@ impl Hub {
         }
     }
 
+    /// Reads the feed's head, retrying until the store answers (a no-op once known): before it,
+    /// subscriptions are refused as UNAVAILABLE.
+    pub async fn prime(&self) {
+        let mut delay = Duration::from_millis(100);
+        while self.lock().head.is_none() {
+            match positions(&self.store, self.feed).await {
+                Ok((_, newest)) => {
+                    let mut state = self.lock();
+                    state.head = Some(state.head.unwrap_or(0).max(newest.unwrap_or(0)));
+                }
+                Err(error) => {
+                    tracing::warn!(feed = ?self.feed, error = %error, "cannot read the feed's head; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
     /// Reads the feed and hands out what follows the head until `stop`: when woken, when
     /// PostgreSQL says another process positioned events, and every `poll` regardless.
     pub async fn run(self: Arc<Self>, poll: Duration, stop: impl Future<Output = ()>) {
         let run = async {
-            let mut delay = Duration::from_millis(100);
-            loop {
-                match positions(&self.store, self.feed).await {
-                    Ok((_, newest)) => {
-                        self.lock().head = Some(newest.unwrap_or(0));
-                        break;
-                    }
-                    Err(error) => {
-                        tracing::warn!(feed = ?self.feed, error = %error, "cannot read the feed's head; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(5));
-                    }
-                }
-            }
+            self.prime().await;
             let mut ticks = tokio::time::interval(poll);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -370,6 +376,12 @@ impl Feeds {
             Feed::Assignments => &self.assignments,
             Feed::ChangeNotices => &self.notices,
         }
+    }
+
+    /// Reads both feeds' heads (see [`Hub::prime`]).
+    pub async fn prime(&self) {
+        self.assignments.prime().await;
+        self.notices.prime().await;
     }
 
     /// Runs the feeds until `stop`: positions assignment events as soon as they are written (and

@@ -47,8 +47,8 @@ out=$(grpcurl -plaintext -d '{"service":""}' "$ADDR" grpc.health.v1.Health/Check
 check "health check is SERVING" '.status == "SERVING"' "$out"
 
 out=$(grpcurl -plaintext "$ADDR" list | jq -R . | jq -s .)
-check "list shows the catalogue, routing, health and reflection" \
-  'index("singlewindow.v1.CatalogService") != null and index("singlewindow.v1.RoutingService") != null and index("grpc.health.v1.Health") != null and index("grpc.reflection.v1alpha.ServerReflection") != null' "$out"
+check "list shows the catalogue, routing, requests, health and reflection" \
+  'index("singlewindow.v1.CatalogService") != null and index("singlewindow.v1.RoutingService") != null and index("singlewindow.v1.RequestService") != null and index("grpc.health.v1.Health") != null and index("grpc.reflection.v1alpha.ServerReflection") != null' "$out"
 
 out=$(grpcurl -plaintext "$ADDR" describe singlewindow.v1.CatalogService | jq -R . | jq -s .)
 check "describe shows documented methods" \
@@ -187,6 +187,49 @@ out=$(grpcurl -plaintext -format-error -H "authorization: Bearer $CIC" \
   -d '{"need":{"text":"help paying for my child"},"citizen":"citizens/demo-amelie"}' \
   "$ADDR" singlewindow.v1.RoutingService/RouteNeed 2>&1 || true)
 check "RouteNeed with a citizen is denied without a consent" '.code == 7' "$out"
+
+# The README's walk-through of a request: a wrong door at CRA, handed to ESDC, which accepts,
+# waits on the citizen, resumes and completes; the citizen reads her journey; ESDC's stream saw it.
+JPORTAL=$(jq -r '.[] | select(.citizen == "citizens/demo-jordan") | .token' <<<"$creds")
+JORDAN=$(jq -r '.[] | select(.citizen == "citizens/demo-jordan") | .citizen_token' <<<"$creds")
+sw() { grpcurl -plaintext -H "authorization: Bearer $1" -d "$2" "$ADDR" "singlewindow.v1.$3"; }
+timeout 60 grpcurl -plaintext -H "authorization: Bearer $ESDC" -d '{}' "$ADDR" singlewindow.v1.RequestService/WatchAssignments >"$tmp/watch.json" 2>&1 &
+watcher=$!
+sleep 1
+out=$(sw "$CRA" '{"parent": "citizens/demo-jordan", "consent": {"grantee": "agencies/cra-arc",
+  "purpose": "CONSENT_PURPOSE_REFERRAL", "categories": ["CONSENT_CATEGORY_CONTACT"],
+  "channel": "CHANNEL_IN_PERSON"}}' CitizenService/GrantConsent)
+check "CRA records a referral consent given at its counter" '.state == "CONSENT_STATE_ACTIVE"' "$out"
+out=$(sw "$CRA" '{"citizen": "citizens/demo-jordan",
+  "need": {"text": "I was laid off, how do I get money while I look for work"},
+  "entry_point": {"channel": "CHANNEL_IN_PERSON"}, "shared_categories": ["CONSENT_CATEGORY_CONTACT"],
+  "note": "Laid off on Friday; has her record of employment.",
+  "request_id": "5b0e7c9a-1f2d-4e3b-8a6c-7d9e0f1a2b3c"}' RequestService/OpenRequest)
+check "OpenRequest at the wrong door hands the request to ESDC" \
+  '.handoffs[0].toAgency == "agencies/esdc-edsc" and .handoffs[0].reason == "HANDOFF_REASON_WRONG_DOOR" and .ownerAgency == "agencies/esdc-edsc"' "$out"
+REQ=$(jq -r .name <<<"$out")
+out=$(sw "$ESDC" "{\"name\": \"$REQ\"}" RequestService/GetRequest)
+check "the receiving agency reads the request with the consented context only" \
+  '.context.contact.email == "jordan.okafor@example.ca" and .context.identity == null and .contextCategories == ["CONSENT_CATEGORY_CONTACT"]' "$out"
+LEG="$REQ/handoffs/1"
+etag() { sw "$ESDC" "{\"name\": \"$REQ\"}" RequestService/GetRequest | jq '.handoffs[0].etag'; }
+sw "$ESDC" "{\"name\": \"$LEG\", \"etag\": $(etag)}" RequestService/AcceptHandoff >/dev/null
+sw "$ESDC" "{\"name\": \"$LEG\", \"etag\": $(etag), \"reason\": \"Please upload your record of employment.\"}" RequestService/WaitOnCitizen >/dev/null
+sw "$ESDC" "{\"name\": \"$LEG\", \"etag\": $(etag)}" RequestService/ResumeWork >/dev/null
+out=$(sw "$ESDC" "{\"name\": \"$LEG\", \"etag\": $(etag), \"outcome\": \"HANDOFF_OUTCOME_DELIVERED\",
+  \"text\": \"Your claim is approved; your first payment follows within 28 days.\"}" RequestService/CompleteHandoff)
+check "the owner accepts, waits, resumes and completes" \
+  '.status == "REQUEST_STATUS_COMPLETED" and ([.handoffs[0].steps[].state] == ["HANDOFF_STATE_OFFERED","HANDOFF_STATE_ACCEPTED","HANDOFF_STATE_WAITING_ON_CITIZEN","HANDOFF_STATE_IN_PROGRESS","HANDOFF_STATE_COMPLETED"])' "$out"
+out=$(grpcurl -plaintext -H "authorization: Bearer $JPORTAL" -H "x-citizen-token: $JORDAN" \
+  -d "{\"name\": \"$REQ\"}" "$ADDR" singlewindow.v1.RequestService/GetJourney)
+check "the journey shows the leg against its standard, with its pause, in both languages" \
+  '.legs[0].clock.status == "CLOCK_STATUS_MET" and (.legs[0].clock.pauses | length == 1) and (.legs[0].summary.en | startswith("Standard:")) and (.legs[0].summary.fr | startswith("Norme")) and (.legs[0].events | length == 5)' "$out"
+sleep 1
+kill "$watcher" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+out=$(jq -s . "$tmp/watch.json" 2>/dev/null || echo '[]')
+check "WatchAssignments pushed the offer and each change to ESDC, in position order" \
+  '(map(.state) == ["HANDOFF_STATE_OFFERED","HANDOFF_STATE_ACCEPTED","HANDOFF_STATE_WAITING_ON_CITIZEN","HANDOFF_STATE_IN_PROGRESS","HANDOFF_STATE_COMPLETED"]) and (map(.position | tonumber) | . == sort)' "$out"
 
 # SIGTERM drains and exits cleanly.
 kill -TERM "$pid"

@@ -170,13 +170,19 @@ fn local_time(t: Timestamp, zone: &str) -> String {
         .unwrap_or_default()
 }
 
-fn days(millis: i64) -> String {
-    let days = millis as f64 / 86_400_000.0;
-    if days >= 1.0 {
-        format!("{days:.1}")
+/// A length of time in words: days, hours or minutes (at least one), in English and French.
+fn length(millis: i64) -> (String, String) {
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    let (n, en, fr) = if millis >= DAY {
+        ((millis + DAY / 2) / DAY, "day", "jour")
+    } else if millis >= HOUR {
+        ((millis + HOUR / 2) / HOUR, "hour", "heure")
     } else {
-        format!("{:.1}", millis as f64 / 3_600_000.0)
-    }
+        ((millis + 59_999) / 60_000, "minute", "minute")
+    };
+    let plural = if n > 1 { "s" } else { "" };
+    (format!("{n} {en}{plural}"), format!("{n} {fr}{plural}"))
 }
 
 /// How a leg stands against its standard.
@@ -232,21 +238,10 @@ fn summary(
         ClockStatus::NoStandard => (String::new(), String::new()),
     };
     let paused = if r.paused_millis > 0 {
-        let d = days(r.paused_millis);
-        let unit = if r.paused_millis >= 86_400_000 {
-            ("days", "jours")
-        } else {
-            ("hours", "heures")
-        };
+        let (en, fr) = length(r.paused_millis);
         (
-            format!(
-                " Paused {d} {} while waiting for you (not counted).",
-                unit.0
-            ),
-            format!(
-                " Suspendu {d} {} en attendant votre réponse (non compté).",
-                unit.1
-            ),
+            format!(" Paused {en} while waiting for you (not counted)."),
+            format!(" Suspendu {fr} en attendant votre réponse (non compté)."),
         )
     } else {
         (String::new(), String::new())
