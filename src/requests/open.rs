@@ -294,50 +294,44 @@ pub async fn open(tx: &mut Tx, input: &Open) -> Answer<Written> {
     };
     let request = &input.opening.request.request;
     let citizen = request.citizen_id.as_str();
-    let exists = citizen_sql::exists(tx, citizen).await?;
     let to = toward(tx, &who, citizen, input.now).await?;
-    let (party, allowed, referral) = match (&who, &to) {
+    let (party, allowed, referral, exists) = match (&who, &to) {
         (Acting::Agency(agency), _) => {
-            let referral = consent::covered(
-                &consent_sql::grants(tx, citizen, agency, Purpose::Referral).await?,
-                agency,
-                Purpose::Referral,
-                input.now,
-            );
-            let delivery = consent::covered(
-                &consent_sql::grants(tx, citizen, agency, Purpose::ServiceDelivery).await?,
-                agency,
-                Purpose::ServiceDelivery,
-                input.now,
-            );
+            let grants = consent_sql::grants_to(tx, citizen, agency).await?;
+            let referral = consent::covered(&grants, agency, Purpose::Referral, input.now);
+            let delivery = consent::covered(&grants, agency, Purpose::ServiceDelivery, input.now);
             let live = !referral.is_empty() || !delivery.is_empty();
-            (
-                Party::Agency(agency.clone()),
-                exists && live,
-                Some(referral),
-            )
+            // A grant references an existing record (records are never deleted).
+            let exists = live || citizen_sql::exists(tx, citizen).await?;
+            (Party::Agency(agency.clone()), live, Some(referral), exists)
         }
         (_, Toward::Herself) => (
             Party::Citizen {
                 representative: None,
             },
-            exists,
+            true,
             None,
+            true,
         ),
         (_, Toward::Representative(scope)) => (
             Party::Citizen {
                 representative: Some(scope.representative_id.clone()),
             },
-            exists,
+            true,
             None,
+            true,
         ),
-        _ => (
-            Party::Citizen {
-                representative: None,
-            },
-            false,
-            None,
-        ),
+        _ => {
+            let exists = citizen_sql::exists(tx, citizen).await?;
+            (
+                Party::Citizen {
+                    representative: None,
+                },
+                false,
+                None,
+                exists,
+            )
+        }
     };
     if !allowed {
         let access = crate::records::Access {

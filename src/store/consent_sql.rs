@@ -178,6 +178,20 @@ pub async fn grants(
         .collect()
 }
 
+/// Every grant the citizen gave `grantee`, for any purpose, live or not.
+pub async fn grants_to(tx: &mut Tx, citizen_id: &str, grantee: &str) -> StoreResult<Vec<Grant>> {
+    let rows: Vec<ConsentRow> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM consents WHERE citizen_id = $1 AND grantee = $2"
+        )))
+        .bind(citizen_id).bind(grantee)
+        .fetch_all(conn).await?
+    });
+    rows.into_iter()
+        .map(|r| decode(r).map(|c| c.grant))
+        .collect()
+}
+
 /// Every grant the citizen gave for `purpose`, to any agency, live or not.
 pub async fn grants_for(
     tx: &mut Tx,

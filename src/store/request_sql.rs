@@ -478,19 +478,42 @@ pub async fn steps(tx: &mut Tx, request_id: &str) -> StoreResult<Vec<StepRecord>
         .collect()
 }
 
-/// Stores the ranking of a new request.
+/// Stores the ranking of a new request, in one statement.
 pub async fn insert_ranking(tx: &mut Tx, request_id: &str, ranking: &[Ranked]) -> StoreResult<()> {
-    for (rank, r) in ranking.iter().enumerate() {
-        on_conn!(tx, conn, DB => {
-            sqlx::query(
-                "INSERT INTO request_candidates (request_id, rank, service_id, agency, score, eligibility) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(request_id).bind(rank as i64).bind(&r.service).bind(&r.agency).bind(r.score)
-            .bind(r.eligibility.map(eligibility_code))
-            .execute(conn).await?;
-        });
+    if ranking.is_empty() {
+        return Ok(());
     }
+    let values: Vec<String> = (0..ranking.len())
+        .map(|i| {
+            let b = i * 6;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO request_candidates (request_id, rank, service_id, agency, score, eligibility) VALUES {}",
+        values.join(", ")
+    );
+    on_conn!(tx, conn, DB => {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (rank, r) in ranking.iter().enumerate() {
+            query = query
+                .bind(request_id)
+                .bind(rank as i64)
+                .bind(&r.service)
+                .bind(&r.agency)
+                .bind(r.score)
+                .bind(r.eligibility.map(eligibility_code));
+        }
+        query.execute(conn).await?;
+    });
     Ok(())
 }
 

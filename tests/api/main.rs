@@ -6,6 +6,7 @@ mod bad_input;
 mod catalog;
 mod citizen_matrix;
 mod citizens;
+mod faults;
 mod helpers;
 mod lifecycle;
 mod limits;

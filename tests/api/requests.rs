@@ -1201,6 +1201,60 @@ async fn every_bad_field_of_a_request_is_named() {
             .expect_err(field);
         assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
     }
+    for name in ["", "nope", "requests/"] {
+        let status = requests
+            .get_request(req(
+                &who,
+                pb::GetRequestRequest {
+                    name: name.to_owned(),
+                },
+            ))
+            .await
+            .expect_err("bad name");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("name"),
+        );
+    }
+    for (field, request) in [
+        (
+            "name",
+            pb::AcceptHandoffRequest {
+                name: "requests/r1".to_owned(),
+                etag: "\"v1\"".to_owned(),
+                request_id: String::new(),
+            },
+        ),
+        (
+            "etag",
+            pb::AcceptHandoffRequest {
+                name: leg.to_owned(),
+                etag: "7".to_owned(),
+                request_id: String::new(),
+            },
+        ),
+        (
+            "request_id",
+            pb::AcceptHandoffRequest {
+                name: leg.to_owned(),
+                etag: "\"v1\"".to_owned(),
+                request_id: "\u{1}".to_owned(),
+            },
+        ),
+    ] {
+        let status = requests
+            .accept_handoff(req(&who, request))
+            .await
+            .expect_err(field);
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some(field),
+        );
+    }
     let journey = requests
         .get_journey(req(
             &who,

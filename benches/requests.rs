@@ -1,0 +1,631 @@
+//! Requests benchmark, against the release binary started as its own process (so its memory can
+//! be read), with baselines run in the same run:
+//!
+//! 1. Streams: 10,000 `WatchAssignments` streams over 100 connections for 100 agencies. The
+//!    server's memory increase for them, against a bare tonic server (this bench re-run as one)
+//!    holding as many server-streaming calls (gRPC health `Watch`) the same way; then
+//!    commit-to-receipt latency at 500 assignments/s spread over the agencies: from the moment
+//!    `OpenRequest` returns (committed) to the moment the agency's stream delivers the offer.
+//! 2. Durable `OpenRequest` naming its service (no routing cost), with its leg, outbox and
+//!    access-log writes, at 16 and 64 callers, against a single-row insert with one commit each
+//!    on the same database (pgbench on PostgreSQL; a one-commit-per-insert loop on SQLite).
+//!
+//! Run: `cargo bench --bench requests` (SQLite), or with `BENCH_DATABASE_URL=postgres://...`
+//! naming a PostgreSQL server with durable settings on which the bench may create a database.
+
+use std::{
+    collections::HashMap,
+    io::{BufRead as _, BufReader},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use sha2::{Digest as _, Sha256};
+use single_window::{
+    catalog::import,
+    proto::v1::{
+        self as pb, citizen_service_client::CitizenServiceClient,
+        request_service_client::RequestServiceClient,
+    },
+};
+use sqlx::{Connection as _, Executor as _};
+use tonic::{Request, transport::Channel};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+const AGENCIES: usize = 100;
+const STREAMS_PER_AGENCY: usize = 100;
+const CONNECTIONS: usize = 100;
+const RATE: u64 = 500;
+const RATE_SECONDS: u64 = 10;
+const OPENS: usize = 4_000;
+const CITIZENS: usize = 200;
+
+fn key_of(principal: &str) -> String {
+    format!("bench-{}", principal.replace('/', "-"))
+}
+
+fn as_principal<T>(principal: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", key_of(principal))
+            .parse()
+            .expect("metadata"),
+    );
+    request
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+fn percentile(mut v: Vec<f64>, p: usize) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[(v.len() * p / 100).min(v.len() - 1)]
+}
+
+/// Starts `command`, waits for it to log `listening` (JSON) and returns it with its address.
+/// The caller kills and reaps it.
+#[allow(clippy::zombie_processes)]
+fn spawn(mut command: Command) -> (Child, SocketAddr) {
+    let mut child = command
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let stderr = child.stderr.take().expect("stderr");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for pipe in [
+        Box::new(stderr) as Box<dyn std::io::Read + Send>,
+        Box::new(stdout),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(300))
+            .expect("a log line");
+        if let Some(addr) = line
+            .split(['"', ' ', '='])
+            .find_map(|w| w.parse::<SocketAddr>().ok())
+            .filter(|_| line.contains("listening"))
+        {
+            std::thread::spawn(move || while rx.recv().is_ok() {});
+            return (child, addr);
+        }
+    }
+}
+
+async fn wait_serving(addr: SocketAddr, service: &str) {
+    let mut health = HealthClient::new(
+        Channel::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect_lazy(),
+    );
+    loop {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if matches!(status, Ok(1)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn channels(addr: SocketAddr, n: usize) -> Vec<Channel> {
+    (0..n)
+        .map(|_| {
+            Channel::from_shared(format!("http://{addr}"))
+                .expect("endpoint")
+                .connect_lazy()
+        })
+        .collect()
+}
+
+/// The bare baseline: a tonic server with only gRPC health, whose `Watch` holds a stream open.
+async fn bare_server() {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    println!("listening address={}", listener.local_addr().expect("addr"));
+    tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .await
+        .expect("serve");
+}
+
+/// Opens `STREAMS_PER_AGENCY` streams per agency over `CONNECTIONS` connections; returns them.
+async fn open_streams(
+    addr: SocketAddr,
+    agencies: &[String],
+) -> Vec<tonic::Streaming<pb::AssignmentEvent>> {
+    let chans = channels(addr, CONNECTIONS);
+    let mut calls = Vec::new();
+    for i in 0..AGENCIES * STREAMS_PER_AGENCY {
+        let mut client = RequestServiceClient::new(chans[i % CONNECTIONS].clone());
+        let agency = agencies[i % AGENCIES].clone();
+        calls.push(tokio::spawn(async move {
+            client
+                .watch_assignments(as_principal(
+                    &format!("agencies/{agency}"),
+                    pb::WatchAssignmentsRequest {
+                        after_position: None,
+                    },
+                ))
+                .await
+                .expect("watching")
+                .into_inner()
+        }));
+    }
+    let mut streams = Vec::new();
+    for c in calls {
+        streams.push(c.await.expect("task"));
+    }
+    streams
+}
+
+async fn open_bare_streams(
+    addr: SocketAddr,
+) -> Vec<tonic::Streaming<tonic_health::pb::HealthCheckResponse>> {
+    let chans = channels(addr, CONNECTIONS);
+    let mut calls = Vec::new();
+    for i in 0..AGENCIES * STREAMS_PER_AGENCY {
+        let mut client = HealthClient::new(chans[i % CONNECTIONS].clone());
+        calls.push(tokio::spawn(async move {
+            client
+                .watch(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .expect("watching")
+                .into_inner()
+        }));
+    }
+    let mut streams = Vec::new();
+    for c in calls {
+        let mut s = c.await.expect("task");
+        s.message().await.expect("first status");
+        streams.push(s);
+    }
+    streams
+}
+
+fn open_ask(citizen: &str, service: &str, request_id: String) -> pb::OpenRequestRequest {
+    pb::OpenRequestRequest {
+        citizen: citizen.to_owned(),
+        need: Some(pb::Need {
+            need: Some(pb::need::Need::Service(format!("services/{service}"))),
+        }),
+        entry_point: Some(pb::EntryPoint {
+            agency: String::new(),
+            channel: pb::Channel::InPerson as i32,
+        }),
+        request_id,
+        ..Default::default()
+    }
+}
+
+/// pgbench with one single-row insert per transaction at `clients` clients: transactions/s.
+fn pgbench_inserts(url: &str, clients: usize) -> f64 {
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|d| {
+            d.filter_map(Result::ok)
+                .map(|d| d.path().join("bin/pgbench"))
+                .find(|p| p.exists())
+        })
+        .unwrap_or_else(|| PathBuf::from("pgbench"));
+    let dir = tempfile::tempdir().expect("dir");
+    let script = dir.path().join("insert.sql");
+    std::fs::write(
+        &script,
+        "INSERT INTO bench_insert (payload) VALUES ('a request of some length');\n",
+    )
+    .expect("script");
+    let out = Command::new(bin)
+        .args(["-n", "-j", "2", "-T", "8", "-c", &clients.to_string(), "-f"])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .expect("pgbench");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("tps = ")
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench said: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+async fn sqlite_inserts(beside: &Path) -> f64 {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(beside.join("baseline.db"))
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+    let mut c = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("connect");
+    c.execute("CREATE TABLE bench_insert (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+        .await
+        .expect("table");
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(8) {
+        sqlx::query("INSERT INTO bench_insert (payload) VALUES ($1)")
+            .bind("a request of some length")
+            .execute(&mut c)
+            .await
+            .expect("insert");
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::var("BENCH_ROLE").as_deref() == Ok("bare") {
+        bare_server().await;
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pg_server = std::env::var("BENCH_DATABASE_URL").ok();
+    let url = match &pg_server {
+        Some(server) => {
+            let mut admin = sqlx::PgConnection::connect(server).await.expect("connect");
+            let name = format!("sw_bench_req_{}", std::process::id());
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create");
+            let (base, _) = server.rsplit_once('/').expect("URL");
+            format!("{base}/{name}")
+        }
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
+    if pg_server.is_some() {
+        let store = single_window::store::Store::connect(&url, &Default::default())
+            .await
+            .expect("connect");
+        single_window::store::SchemaStore::migrate(&store)
+            .await
+            .expect("migrate");
+        store.close().await;
+    }
+
+    // 100 agencies that own an active service, each watched; one more opens the requests.
+    let (catalog, _) = import::build(import::BUILTIN).expect("catalogue");
+    let mut by_owner: HashMap<String, String> = HashMap::new();
+    for s in catalog.services.iter().filter(|s| !s.retired) {
+        by_owner
+            .entry(s.agency.clone())
+            .or_insert_with(|| s.id.clone());
+    }
+    let mut owners: Vec<String> = by_owner.keys().cloned().collect();
+    owners.sort();
+    let opener = "esdc-edsc".to_owned();
+    owners.retain(|a| *a != opener);
+    let agencies: Vec<String> = owners.into_iter().take(AGENCIES).collect();
+    assert_eq!(
+        agencies.len(),
+        AGENCIES,
+        "the catalogue has enough agencies"
+    );
+    let services: Vec<String> = agencies.iter().map(|a| by_owner[a].clone()).collect();
+    let principals: Vec<serde_json::Value> = agencies
+        .iter()
+        .chain(std::iter::once(&opener))
+        .map(|a| {
+            let name = format!("agencies/{a}");
+            let hash: String = Sha256::digest(key_of(&name).as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            serde_json::json!({"name": name, "api_key_sha256": [hash]})
+        })
+        .collect();
+    let principals_file = dir.path().join("principals.json");
+    std::fs::write(
+        &principals_file,
+        serde_json::json!({ "principals": principals }).to_string(),
+    )
+    .expect("principals");
+    let keys = dir.path().join("keys.json");
+    single_window::secrets::KeyFile::generate("bench-1")
+        .write(&keys)
+        .expect("keys");
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_single-window"));
+    server
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--database-url",
+            &url,
+        ])
+        .arg("--keys-file")
+        .arg(&keys)
+        .arg("--principals-file")
+        .arg(&principals_file)
+        .args(["--database-max-connections", "16"]);
+    let (mut server, addr) = spawn(server);
+    wait_serving(addr, "singlewindow.v1.RequestService").await;
+    let backend = if pg_server.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!("requests benchmark on {backend}");
+
+    // Citizens, each with a service-delivery consent to the opener, given at its counter.
+    let opener_name = format!("agencies/{opener}");
+    let chans = channels(addr, 8);
+    let mut citizens = Vec::new();
+    for i in 0..CITIZENS {
+        let mut c = CitizenServiceClient::new(chans[i % chans.len()].clone());
+        let created = c
+            .create_citizen(as_principal(
+                &opener_name,
+                pb::CreateCitizenRequest {
+                    citizen: Some(pb::Citizen {
+                        identity: Some(pb::Identity {
+                            given_name: format!("Bench{i}"),
+                            family_name: "Citizen".into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("created")
+            .into_inner();
+        c.grant_consent(as_principal(
+            &opener_name,
+            pb::GrantConsentRequest {
+                parent: created.name.clone(),
+                consent: Some(pb::Consent {
+                    grantee: opener_name.clone(),
+                    purpose: pb::ConsentPurpose::ServiceDelivery as i32,
+                    categories: vec![pb::ConsentCategory::Identity as i32],
+                    channel: pb::Channel::InPerson as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("consent");
+        citizens.push(created.name);
+    }
+    let citizens = Arc::new(citizens);
+
+    // 1. Streams: memory against a bare tonic server, then commit-to-receipt.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = rss_kib(server.id());
+    let mut streams = open_streams(addr, &agencies).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib(server.id());
+    let mut bare_cmd = Command::new(std::env::current_exe().expect("this bench"));
+    bare_cmd.env("BENCH_ROLE", "bare");
+    let (mut bare, bare_addr) = spawn(bare_cmd);
+    wait_serving(bare_addr, "").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let bare_before = rss_kib(bare.id());
+    let bare_streams = open_bare_streams(bare_addr).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bare_after = rss_kib(bare.id());
+    drop(bare_streams);
+    let _ = bare.kill();
+    let _ = bare.wait();
+    let ours = after.saturating_sub(before) as f64 / 1024.0;
+    let theirs = bare_after.saturating_sub(bare_before) as f64 / 1024.0;
+    println!(
+        "\n| {} streams over {CONNECTIONS} connections | memory increase |",
+        AGENCIES * STREAMS_PER_AGENCY
+    );
+    println!("|---|---|");
+    println!(
+        "| single-window WatchAssignments | {ours:.1} MiB ({:.2} KiB a stream) |",
+        ours * 1024.0 / (AGENCIES * STREAMS_PER_AGENCY) as f64
+    );
+    println!("| bare tonic server, health Watch | {theirs:.1} MiB |");
+    println!("| ratio | {:.2} |", ours / theirs);
+
+    // One reader per agency measures; the other streams are drained so none falls behind.
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let received = Arc::new(AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    for (i, mut stream) in streams.drain(..).enumerate() {
+        let measuring = i < AGENCIES;
+        let (sent, latencies, received) = (sent.clone(), latencies.clone(), received.clone());
+        readers.push(tokio::spawn(async move {
+            while let Ok(Some(event)) = stream.message().await {
+                if measuring {
+                    let now = Instant::now();
+                    let at = loop {
+                        if let Some(t) = sent.lock().expect("sent").get(&event.request) {
+                            break *t;
+                        }
+                        tokio::time::sleep(Duration::from_micros(200)).await;
+                    };
+                    latencies
+                        .lock()
+                        .expect("latencies")
+                        .push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
+                    received.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let total = (RATE * RATE_SECONDS) as usize;
+    let started = Instant::now();
+    let mut calls = Vec::new();
+    for i in 0..total {
+        let due = started + Duration::from_micros(i as u64 * 1_000_000 / RATE);
+        tokio::time::sleep_until(due.into()).await;
+        let mut client = RequestServiceClient::new(chans[i % chans.len()].clone());
+        let ask = open_ask(
+            &citizens[i % CITIZENS],
+            &services[i % AGENCIES],
+            format!("rate-{i}"),
+        );
+        let (sent, opener_name) = (sent.clone(), opener_name.clone());
+        calls.push(tokio::spawn(async move {
+            let opened = client
+                .open_request(as_principal(&opener_name, ask))
+                .await
+                .expect("opened")
+                .into_inner();
+            sent.lock()
+                .expect("sent")
+                .insert(opened.name, Instant::now());
+        }));
+    }
+    for c in calls {
+        c.await.expect("call");
+    }
+    let offered_rate = total as f64 / started.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while received.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let l = latencies.lock().expect("latencies").clone();
+    println!(
+        "\n| {total} offers at {offered_rate:.0}/s over {AGENCIES} agencies | p50 | p99 | max |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| commit (OpenRequest answered) to receipt on the agency's stream | {:.1} ms | {:.1} ms | {:.1} ms |",
+        percentile(l.clone(), 50),
+        percentile(l.clone(), 99),
+        percentile(l.clone(), 100)
+    );
+    println!("| received | {} of {total} |", l.len());
+    for r in readers {
+        r.abort();
+    }
+
+    // 2. OpenRequest throughput against one commit per insert.
+    let mut rows = Vec::new();
+    for callers in [16, 64] {
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let (next, chans, citizens, services, opener_name) = (
+                    next.clone(),
+                    chans.clone(),
+                    citizens.clone(),
+                    services.clone(),
+                    opener_name.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= OPENS {
+                            return latencies;
+                        }
+                        let mut client = RequestServiceClient::new(chans[i % chans.len()].clone());
+                        let ask = open_ask(
+                            &citizens[i % CITIZENS],
+                            &services[i % AGENCIES],
+                            format!("open-{callers}-{i}"),
+                        );
+                        let t = Instant::now();
+                        client
+                            .open_request(as_principal(&opener_name, ask))
+                            .await
+                            .expect("opened");
+                        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("task"));
+        }
+        let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+        rows.push((
+            callers,
+            percentile(all.clone(), 50),
+            percentile(all, 99),
+            rate,
+        ));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    println!("\n| OpenRequest naming its service | p50 | p99 | calls/s | baseline | ratio |");
+    println!("|---|---|---|---|---|---|");
+    let sqlite_baseline = match &pg_server {
+        None => Some(sqlite_inserts(dir.path()).await),
+        Some(_) => {
+            let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+            c.execute(
+                "CREATE TABLE bench_insert (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL)",
+            )
+            .await
+            .expect("table");
+            None
+        }
+    };
+    for (callers, p50, p99, rate) in rows {
+        let (baseline, what) = match sqlite_baseline {
+            Some(b) => (b, "one commit per insert"),
+            None => (pgbench_inserts(&url, callers), "pgbench insert"),
+        };
+        println!(
+            "| {callers} callers | {p50:.1} ms | {p99:.1} ms | {rate:.0} | {what}: {baseline:.0}/s | {:.2} |",
+            rate / baseline
+        );
+    }
+    if let Some(server) = pg_server {
+        let mut admin = sqlx::PgConnection::connect(&server).await.expect("connect");
+        let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await;
+    }
+}

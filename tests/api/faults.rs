@@ -1,0 +1,375 @@
+//! `kill -9` of the server during sustained OpenRequest and step traffic, on each backend: after
+//! each restart every acknowledged write is there, nothing unacknowledged is half there (a retry
+//! of a call whose answer was lost returns the one request it made, or makes it), no request is
+//! duplicated, and the agency's stream resumes from its last position with no gap and no repeat.
+//!
+//! `FAULT_CYCLES` kills per backend (3 by default, as in CI; the full run is
+//! `FAULT_CYCLES=20 cargo test --test api faults:: -- --nocapture`).
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    io::{BufRead as _, BufReader},
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use single_window::proto::v1::{
+    self as pb, ConsentCategory as Cat, ConsentPurpose as Purpose,
+    citizen_service_client::CitizenServiceClient, request_service_client::RequestServiceClient,
+};
+use tonic::{Code, transport::Channel};
+
+use crate::{
+    citizens::{As, CRA, ESDC, JORDAN, consent, req},
+    helpers::{TestDb, backends},
+};
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+fn start(db: &TestDb) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_single-window"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--database-url", &db.url])
+        .args(["--keys-file", db.keys_file.to_str().expect("a path")])
+        .args(["--log-sequence-interval", "100ms"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the binary");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut addr = None;
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the server logs that it is serving");
+        if line.contains("\"listening\"") {
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            addr = Some(
+                v["fields"]["address"]
+                    .as_str()
+                    .expect("address")
+                    .parse()
+                    .expect("addr"),
+            );
+        }
+        if line.contains("\"serving\"") {
+            break;
+        }
+    }
+    // Drain the rest of the log so the pipe never fills.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    Server {
+        child,
+        addr: addr.expect("a bound address"),
+    }
+}
+
+async fn clients(
+    addr: SocketAddr,
+) -> (RequestServiceClient<Channel>, CitizenServiceClient<Channel>) {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect_lazy();
+    (
+        RequestServiceClient::new(channel.clone()),
+        CitizenServiceClient::new(channel),
+    )
+}
+
+fn ask(request_id: &str) -> pb::OpenRequestRequest {
+    pb::OpenRequestRequest {
+        citizen: JORDAN.to_owned(),
+        need: Some(pb::Need {
+            need: Some(pb::need::Need::Service("services/1003".to_owned())),
+        }),
+        entry_point: Some(pb::EntryPoint {
+            agency: String::new(),
+            channel: pb::Channel::InPerson as i32,
+        }),
+        request_id: request_id.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// What the clients learnt: request ids acknowledged (with the request's name), ids whose
+/// outcome is unknown, and legs whose acceptance was acknowledged.
+#[derive(Default)]
+struct Ledger {
+    acknowledged: BTreeMap<String, String>,
+    unknown: BTreeSet<String>,
+    accepted: BTreeSet<String>,
+    /// Calls whose answer the kill cut off, in all.
+    cut_off: usize,
+    /// Requests already checked after a restart.
+    verified: BTreeSet<String>,
+}
+
+/// Opens requests and accepts some of them until the server dies.
+async fn traffic(addr: SocketAddr, ledger: Arc<Mutex<Ledger>>, worker: usize, cycle: usize) {
+    let (mut requests, _) = clients(addr).await;
+    for n in 0.. {
+        let id = format!("fault-{cycle}-{worker}-{n}");
+        match requests.open_request(req(&As::Key(CRA), ask(&id))).await {
+            Ok(answer) => {
+                let request = answer.into_inner();
+                ledger
+                    .lock()
+                    .unwrap()
+                    .acknowledged
+                    .insert(id.clone(), request.name.clone());
+                if n % 2 == 0 {
+                    let leg = &request.handoffs[0];
+                    let step = pb::AcceptHandoffRequest {
+                        name: leg.name.clone(),
+                        etag: leg.etag.clone(),
+                        request_id: format!("{id}-accept"),
+                    };
+                    match requests.accept_handoff(req(&As::Key(ESDC), step)).await {
+                        Ok(_) => {
+                            ledger.lock().unwrap().accepted.insert(request.name);
+                        }
+                        Err(_) => {
+                            ledger.lock().unwrap().cut_off += 1;
+                            return;
+                        }
+                    }
+                }
+            }
+            Err(status) => {
+                assert!(
+                    matches!(
+                        status.code(),
+                        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::Internal
+                    ),
+                    "a failure other than the kill: {status:?}"
+                );
+                let mut l = ledger.lock().unwrap();
+                l.unknown.insert(id);
+                l.cut_off += 1;
+                return;
+            }
+        }
+    }
+}
+
+/// Reads ESDC's stream after `after` until it stops (the kill), recording positions.
+async fn watch(addr: SocketAddr, after: Option<i64>, seen: Arc<Mutex<Vec<i64>>>) {
+    let (mut requests, _) = clients(addr).await;
+    let Ok(stream) = requests
+        .watch_assignments(req(
+            &As::Key(ESDC),
+            pb::WatchAssignmentsRequest {
+                after_position: after,
+            },
+        ))
+        .await
+    else {
+        return;
+    };
+    let mut stream = stream.into_inner();
+    while let Ok(Some(event)) = stream.message().await {
+        seen.lock().unwrap().push(event.position);
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
+    let cycles: usize = std::env::var("FAULT_CYCLES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(3);
+    for backend in backends() {
+        let db = TestDb::with_catalogue(backend).await;
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let seen = Arc::new(Mutex::new(Vec::<i64>::new()));
+        let started = Instant::now();
+        for cycle in 0..cycles {
+            let mut server = start(&db);
+            let (mut requests, mut citizens) = clients(server.addr).await;
+            if cycle == 0 {
+                let mut c = consent("cra-arc", Purpose::Referral, &[Cat::Contact]);
+                c.channel = pb::Channel::InPerson as i32;
+                let grant = pb::GrantConsentRequest {
+                    parent: JORDAN.to_owned(),
+                    consent: Some(c),
+                    request_id: String::new(),
+                };
+                citizens
+                    .grant_consent(req(&As::Key(CRA), grant))
+                    .await
+                    .expect("consent");
+            }
+            verify(&mut requests, &ledger).await;
+            let after = Some(seen.lock().unwrap().last().copied().unwrap_or(0));
+            let watcher = tokio::spawn(watch(server.addr, after, seen.clone()));
+            let workers: Vec<_> = (0..4)
+                .map(|w| tokio::spawn(traffic(server.addr, ledger.clone(), w, cycle)))
+                .collect();
+            // Kill at a varying instant, mid-traffic.
+            let run_for = Duration::from_millis(300 + (cycle as u64 * 137) % 700);
+            tokio::time::sleep(run_for).await;
+            server.child.kill().expect("SIGKILL");
+            let _ = server.child.wait();
+            for w in workers {
+                w.await.expect("a worker");
+            }
+            let _ = watcher.await;
+        }
+        // A last start: verify, then read the whole stream from the start.
+        let mut server = start(&db);
+        let (mut requests, _) = clients(server.addr).await;
+        verify(&mut requests, &ledger).await;
+        // Every event ESDC was ever sent: one offer per request and one change per acceptance
+        // (an acceptance whose answer was lost counts too).
+        let (mut total, mut accepted, mut token) = (0, 0, String::new());
+        loop {
+            let page = requests
+                .list_requests(req(
+                    &As::Key(CRA),
+                    pb::ListRequestsRequest {
+                        view: pb::RequestView::All as i32,
+                        page_size: 500,
+                        page_token: token.clone(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("listed")
+                .into_inner();
+            total += page.requests.len();
+            accepted += page
+                .requests
+                .iter()
+                .filter(|r| r.handoffs[0].state == pb::HandoffState::Accepted as i32)
+                .count();
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        let mut stream = requests
+            .watch_assignments(req(
+                &As::Key(ESDC),
+                pb::WatchAssignmentsRequest {
+                    after_position: Some(0),
+                },
+            ))
+            .await
+            .expect("watching")
+            .into_inner();
+        let mut all = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while all.len() < total + accepted {
+            let event = tokio::time::timeout(deadline - Instant::now(), stream.message())
+                .await
+                .expect("every event in time")
+                .expect("ok")
+                .expect("more");
+            all.push(event.position);
+        }
+        let resumed = seen.lock().unwrap().clone();
+        assert_eq!(
+            &all[..resumed.len()],
+            &resumed[..],
+            "the resumed streams saw exactly the first events, in order, once"
+        );
+        let expected: Vec<i64> = (1..=all.len() as i64).collect();
+        assert_eq!(all, expected, "positions without a gap");
+        let ledger = ledger.lock().unwrap();
+        println!(
+            "{backend:?}: {cycles} kills in {:.1}s; {} requests, {} acceptances acknowledged ({accepted} committed), {} calls cut off by a kill, {} events streamed across restarts",
+            started.elapsed().as_secs_f64(),
+            ledger.acknowledged.len(),
+            ledger.accepted.len(),
+            ledger.cut_off,
+            resumed.len()
+        );
+        server.child.kill().expect("SIGKILL");
+        let _ = server.child.wait();
+    }
+}
+
+/// After a restart: every acknowledged request is there whole, with its acknowledged
+/// acceptance; retrying each call whose answer was lost returns one request; the total is
+/// exactly the distinct request ids (no duplicates).
+async fn verify(requests: &mut RequestServiceClient<Channel>, ledger: &Arc<Mutex<Ledger>>) {
+    let (acknowledged, unknown, accepted) = {
+        let l = ledger.lock().unwrap();
+        let fresh: BTreeMap<String, String> = l
+            .acknowledged
+            .iter()
+            .filter(|(_, name)| !l.verified.contains(*name))
+            .map(|(id, name)| (id.clone(), name.clone()))
+            .collect();
+        (fresh, l.unknown.clone(), l.accepted.clone())
+    };
+    for (id, name) in &acknowledged {
+        let request = requests
+            .get_request(req(
+                &As::Key(CRA),
+                pb::GetRequestRequest { name: name.clone() },
+            ))
+            .await
+            .unwrap_or_else(|s| panic!("acknowledged {id} ({name}) is lost: {s:?}"))
+            .into_inner();
+        assert_eq!(request.handoffs.len(), 1, "{name} is whole");
+        assert!(!request.ranking.is_empty() && !request.handoffs[0].steps.is_empty());
+        if accepted.contains(name) {
+            assert_eq!(
+                request.handoffs[0].state,
+                pb::HandoffState::Accepted as i32,
+                "{name}'s acceptance is lost"
+            );
+        }
+        let again = requests
+            .open_request(req(&As::Key(CRA), ask(id)))
+            .await
+            .expect("replayed")
+            .into_inner();
+        assert_eq!(&again.name, name, "a retry returns the same request");
+        ledger.lock().unwrap().verified.insert(name.clone());
+    }
+    for id in &unknown {
+        let answer = requests
+            .open_request(req(&As::Key(CRA), ask(id)))
+            .await
+            .expect("retried")
+            .into_inner();
+        ledger
+            .lock()
+            .unwrap()
+            .acknowledged
+            .insert(id.clone(), answer.name);
+    }
+    ledger.lock().unwrap().unknown.clear();
+    let distinct = ledger.lock().unwrap().acknowledged.len();
+    let all = requests
+        .list_requests(req(
+            &As::Key(CRA),
+            pb::ListRequestsRequest {
+                view: pb::RequestView::All as i32,
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("listed")
+        .into_inner();
+    assert_eq!(
+        all.total_size as usize, distinct,
+        "one request per request_id, nothing half there"
+    );
+}
