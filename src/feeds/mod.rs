@@ -174,6 +174,7 @@ pub struct Hub {
     buffer: usize,
     state: Mutex<State>,
     wake: Notify,
+    written: Notify,
     draining: watch::Receiver<bool>,
 }
 
@@ -210,6 +211,7 @@ impl Hub {
             buffer: buffer.max(1),
             state: Mutex::new(State::default()),
             wake: Notify::new(),
+            written: Notify::new(),
             draining,
         })
     }
@@ -217,6 +219,47 @@ impl Hub {
     /// The feed.
     pub fn feed(&self) -> Feed {
         self.feed
+    }
+
+    /// Says that a write committed events of this feed: the sequencer positions them now.
+    pub fn written(&self) {
+        self.written.notify_one();
+    }
+
+    /// Positions this feed's events whenever some were written, and every `poll`; wakes the
+    /// reader when it positioned any. Never returns.
+    async fn sequence(&self, store: &Store, poll: Duration) {
+        let mut ticks = tokio::time::interval(poll);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.written.notified() => {},
+                _ = ticks.tick() => {},
+            }
+            let done = match self.feed {
+                Feed::Assignments => {
+                    store
+                        .write_locked(Lock::RequestEventSequencer, (), |tx, ()| {
+                            Box::pin(request_sql::sequence_events(tx, SEQUENCE_BATCH))
+                        })
+                        .await
+                }
+                Feed::ChangeNotices => {
+                    store
+                        .write_locked(Lock::ChangeNoticeSequencer, (), |tx, ()| {
+                            Box::pin(notice_sql::sequence(tx, SEQUENCE_BATCH))
+                        })
+                        .await
+                }
+            };
+            match done {
+                Ok(0) => {}
+                Ok(_) => self.wake(),
+                Err(error) => {
+                    tracing::warn!(feed = ?self.feed, error = %error, "positioning a feed failed; retrying")
+                }
+            }
+        }
     }
 
     /// Asks the reader to look for new positions now.
@@ -350,14 +393,11 @@ impl Hub {
     }
 }
 
-/// The feeds of this process and the signal that new assignment events were written.
+/// The feeds of this process.
 #[derive(Debug, Clone)]
 pub struct Feeds {
     pub assignments: Arc<Hub>,
     pub notices: Arc<Hub>,
-    /// Notified after a write committed assignment events or change notices, so the sequencer
-    /// positions them now.
-    pub written: Arc<Notify>,
 }
 
 impl Feeds {
@@ -366,7 +406,6 @@ impl Feeds {
         Self {
             assignments: Hub::new(Feed::Assignments, store.clone(), buffer, draining.clone()),
             notices: Hub::new(Feed::ChangeNotices, store.clone(), buffer, draining),
-            written: Arc::new(Notify::new()),
         }
     }
 
@@ -398,40 +437,11 @@ impl Feeds {
         );
     }
 
-    /// Positions assignment events and change notices whenever some were written, and every
-    /// `poll`.
+    /// Positions each feed's events whenever some were written, and every `poll`.
     async fn sequence(&self, store: &Store, poll: Duration, stop: impl Future<Output = ()>) {
-        let run = async {
-            let mut ticks = tokio::time::interval(poll);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = self.written.notified() => {},
-                    _ = ticks.tick() => {},
-                }
-                let events = store
-                    .write_locked(Lock::RequestEventSequencer, (), |tx, ()| {
-                        Box::pin(request_sql::sequence_events(tx, SEQUENCE_BATCH))
-                    })
-                    .await;
-                let notices = store
-                    .write_locked(Lock::ChangeNoticeSequencer, (), |tx, ()| {
-                        Box::pin(notice_sql::sequence(tx, SEQUENCE_BATCH))
-                    })
-                    .await;
-                for (done, hub) in [(events, &self.assignments), (notices, &self.notices)] {
-                    match done {
-                        Ok(0) => {}
-                        Ok(_) => hub.wake(),
-                        Err(error) => {
-                            tracing::warn!(feed = ?hub.feed, error = %error, "positioning a feed failed; retrying")
-                        }
-                    }
-                }
-            }
-        };
         tokio::select! {
-            () = run => {},
+            () = self.assignments.sequence(store, poll) => {},
+            () = self.notices.sequence(store, poll) => {},
             () = stop => {},
         }
     }

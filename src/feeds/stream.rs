@@ -77,6 +77,15 @@ pub fn subscribe<T: Send + 'static>(
     Ok(Box::pin(stream::unfold(subscription, next)))
 }
 
+type Missed = Pin<Box<dyn Future<Output = crate::store::StoreResult<Vec<Item>>> + Send>>;
+
+/// The store read of what a subscriber missed, boxed in a plain function: the read is a large
+/// future, and a subscription waiting in its live phase should not carry its space (built inside
+/// `next`, it would be part of every subscription's state, about 9 KiB).
+fn catch_up(hub: Arc<Hub>, agency: String, range: (i64, i64)) -> Missed {
+    Box::pin(async move { read_agency(&hub.store, hub.feed, agency, range).await })
+}
+
 async fn next<T>(mut s: Subscription<T>) -> Option<(Result<T, tonic::Status>, Subscription<T>)> {
     loop {
         if let Some(item) = s.pending.pop_front() {
@@ -87,8 +96,7 @@ async fn next<T>(mut s: Subscription<T>) -> Option<(Result<T, tonic::Status>, Su
         match s.phase {
             Phase::Done => return None,
             Phase::CatchUp { until } => {
-                match read_agency(&s.hub.store, s.hub.feed, s.agency.clone(), (s.last, until)).await
-                {
+                match catch_up(s.hub.clone(), s.agency.clone(), (s.last, until)).await {
                     Ok(items) if items.is_empty() => s.phase = Phase::Live,
                     Ok(items) => s.pending.extend(items.into_iter().map(Arc::new)),
                     Err(error) => {
@@ -122,5 +130,20 @@ async fn next<T>(mut s: Subscription<T>) -> Option<(Result<T, tonic::Status>, Su
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every waiting subscriber holds one `next` future: keep it small (the store's read, inlined,
+    /// made it 9.6 KB; boxed, it is a pointer).
+    #[test]
+    fn a_waiting_subscription_stays_small() {
+        fn output_size<A, R>(_: &impl Fn(A) -> R) -> usize {
+            std::mem::size_of::<R>()
+        }
+        let next = |s: super::Subscription<u8>| super::next(s);
+        let size = output_size(&next);
+        assert!(size < 1024, "a subscription's future is {size} bytes");
     }
 }

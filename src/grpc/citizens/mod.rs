@@ -323,7 +323,7 @@ impl CitizenService for CitizenApi {
             .await;
         let (citizen, shown) = answer(outcome)?;
         // The change may have written notices: position them now.
-        self.feeds.written.notify_one();
+        self.feeds.notices.written();
         Ok(Response::new(encode::citizen(&citizen, shown)))
     }
 

@@ -142,7 +142,7 @@ impl RequestApi {
                 .write_committed(input, |tx, input| Box::pin(steps::apply(tx, input)))
                 .await,
         )?;
-        self.feeds.written.notify_one();
+        self.feeds.assignments.written();
         Ok(Response::new(decode_replay(&bytes)?))
     }
 
@@ -358,7 +358,7 @@ impl RequestService for RequestApi {
                 .write_committed(input, |tx, input| Box::pin(open::open(tx, input)))
                 .await,
         )?;
-        self.feeds.written.notify_one();
+        self.feeds.assignments.written();
         match written {
             Written::New => Ok(Response::new(response)),
             Written::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
