@@ -17,7 +17,7 @@ use crate::{
     secrets::Keyring,
     store::{
         StoreError, StoreResult, Tx, citizen_sql,
-        request_sql::{self, Party as View},
+        request_sql::{self, Party as View, Whose},
     },
 };
 
@@ -149,43 +149,55 @@ pub async fn list(tx: &mut Tx, input: &List) -> Answer<Page> {
         Ok(who) => who,
         Err(error) => return Ok(Err(error)),
     };
-    let (ids, party) = match &who {
+    let (whose, party) = match &who {
         Acting::Agency(agency) => (
-            request_sql::agency_request_ids(tx, agency, input.view).await?,
+            Some(Whose::Agency(agency, input.view)),
             Party::Agency(agency.clone()),
         ),
         Acting::Citizen(Some(own)) => (
-            request_sql::citizen_request_ids(tx, own).await?,
+            Some(Whose::Citizen(own)),
             Party::Citizen {
                 representative: None,
             },
         ),
         Acting::Citizen(None) => (
-            Vec::new(),
+            None,
             Party::Citizen {
                 representative: None,
             },
         ),
         Acting::Auditor => return Ok(Err(AppError::PermissionDenied)),
     };
-    let mut matching = Vec::new();
-    for id in &ids {
-        if let Some(loaded) = load(tx, id).await?
-            && (input.filter)(&loaded)
-        {
-            matching.push(loaded);
-        }
-    }
+    // The filters need only the request and its legs: read those for all in two queries, and
+    // the rest only for the page.
+    let candidates = match whose {
+        Some(whose) => request_sql::requests_of(tx, whose).await?,
+        None => Vec::new(),
+    };
+    let matching: Vec<Loaded> = candidates
+        .into_iter()
+        .map(|(request, handoffs)| Loaded {
+            request,
+            handoffs,
+            steps: Vec::new(),
+            ranking: Vec::new(),
+            attachments: Vec::new(),
+            not_opened: Vec::new(),
+            children: Vec::new(),
+        })
+        .filter(|l| (input.filter)(l))
+        .collect();
     let total = matching.len();
     let start = input.after.as_ref().map_or(0, |after| {
         matching.partition_point(|l| l.request.id <= *after)
     });
     let more = total > start + input.page_size;
-    let requests: Vec<Loaded> = matching
-        .into_iter()
-        .skip(start)
-        .take(input.page_size)
-        .collect();
+    let mut requests = Vec::new();
+    for light in matching.into_iter().skip(start).take(input.page_size) {
+        if let Some(loaded) = load(tx, &light.request.id).await? {
+            requests.push(loaded);
+        }
+    }
     for r in &requests {
         log(
             tx,

@@ -649,35 +649,74 @@ pub enum Party {
     All,
 }
 
-/// The ids of `agency`'s requests, in order of id.
-pub async fn agency_request_ids(
-    tx: &mut Tx,
-    agency: &str,
-    party: Party,
-) -> StoreResult<Vec<String>> {
-    let sql = match party {
-        Party::Queue => {
-            "SELECT DISTINCT request_id FROM handoffs WHERE to_agency = $1 \
-             AND state IN ('offered', 'accepted', 'in-progress', 'waiting-on-citizen') ORDER BY request_id"
-        }
-        Party::All => {
-            "SELECT request_id FROM handoffs WHERE to_agency = $1 OR from_agency = $1 \
-             UNION SELECT id FROM requests WHERE entry_agency = $1 ORDER BY 1"
-        }
-    };
-    let rows: Vec<(String,)> = on_conn!(tx, conn, DB => {
-        sqlx::query_as(sql).bind(agency).fetch_all(conn).await?
-    });
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+/// Whose requests a listing reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose<'a> {
+    /// An agency's, as `Party` says.
+    Agency(&'a str, Party),
+    /// A citizen's.
+    Citizen(&'a str),
 }
 
-/// The ids of a citizen's requests, in order of id.
-pub async fn citizen_request_ids(tx: &mut Tx, citizen_id: &str) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> = on_conn!(tx, conn, DB => {
-        sqlx::query_as("SELECT id FROM requests WHERE citizen_id = $1 ORDER BY id")
-            .bind(citizen_id).fetch_all(conn).await?
+impl Whose<'_> {
+    /// The ids the listing covers, as a subquery over `$1`.
+    fn ids(self) -> &'static str {
+        match self {
+            Whose::Agency(_, Party::Queue) => {
+                "SELECT request_id FROM handoffs WHERE to_agency = $1 \
+                 AND state IN ('offered', 'accepted', 'in-progress', 'waiting-on-citizen')"
+            }
+            Whose::Agency(_, Party::All) => {
+                "SELECT request_id FROM handoffs WHERE to_agency = $1 OR from_agency = $1 \
+                 UNION SELECT id FROM requests WHERE entry_agency = $1"
+            }
+            Whose::Citizen(_) => "SELECT id FROM requests WHERE citizen_id = $1",
+        }
+    }
+
+    fn bind(self) -> String {
+        match self {
+            Whose::Agency(agency, _) => agency.to_owned(),
+            Whose::Citizen(citizen) => citizen.to_owned(),
+        }
+    }
+}
+
+/// The requests a listing covers, in order of id, with their legs (in order), in two queries.
+pub async fn requests_of(
+    tx: &mut Tx,
+    whose: Whose<'_>,
+) -> StoreResult<Vec<(RequestRecord, Vec<HandoffRecord>)>> {
+    let ids = whose.ids();
+    let key = whose.bind();
+    let (requests, legs): (Vec<RequestRow>, Vec<HandoffRow>) = on_conn!(tx, conn, DB => {
+        let requests: Vec<RequestRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE id IN ({ids}) ORDER BY id"
+        )))
+        .bind(&key).fetch_all(&mut *conn).await?;
+        let legs: Vec<HandoffRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE request_id IN ({ids}) ORDER BY request_id, number"
+        )))
+        .bind(&key).fetch_all(&mut *conn).await?;
+        (requests, legs)
     });
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    let mut by_request: std::collections::HashMap<String, Vec<HandoffRecord>> =
+        std::collections::HashMap::new();
+    for leg in legs {
+        let leg = decode_handoff(leg)?;
+        by_request
+            .entry(leg.request_id.clone())
+            .or_default()
+            .push(leg);
+    }
+    requests
+        .into_iter()
+        .map(|row| {
+            let request = decode_request(row)?;
+            let legs = by_request.remove(&request.id).unwrap_or_default();
+            Ok((request, legs))
+        })
+        .collect()
 }
 
 /// Whether `agency` is or was party to request `id`: its entry agency, or a leg's sender or

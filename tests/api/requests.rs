@@ -1276,3 +1276,88 @@ async fn every_bad_field_of_a_request_is_named() {
     assert_eq!(anonymous.code(), Code::Unauthenticated);
     app.stop().await.expect("stopped");
 }
+
+#[tokio::test]
+async fn a_queue_pages_in_name_order_without_repeats_and_filters_by_status_and_service() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        consent_at_counter(
+            &app,
+            CRA,
+            "cra-arc",
+            JORDAN,
+            Purpose::Referral,
+            &[Cat::Contact],
+        )
+        .await;
+        let mut opened = Vec::new();
+        for _ in 0..3 {
+            let ask = pb::OpenRequestRequest {
+                citizen: JORDAN.to_owned(),
+                need: service(EI),
+                entry_point: at_counter(),
+                ..Default::default()
+            };
+            opened.push(open(&app, &As::Key(CRA), ask).await.expect("opened").name);
+        }
+        let list = |page_token: String, extra: pb::ListRequestsRequest| {
+            let mut client = app.requests.clone();
+            async move {
+                client
+                    .list_requests(req(
+                        &As::Key(ESDC),
+                        pb::ListRequestsRequest {
+                            page_size: 2,
+                            page_token,
+                            ..extra
+                        },
+                    ))
+                    .await
+                    .expect("listed")
+                    .into_inner()
+            }
+        };
+        let first = list(String::new(), Default::default()).await;
+        assert_eq!(first.total_size, 3);
+        assert!(!first.next_page_token.is_empty());
+        let second = list(first.next_page_token.clone(), Default::default()).await;
+        assert!(second.next_page_token.is_empty());
+        let names: Vec<String> = first
+            .requests
+            .iter()
+            .chain(&second.requests)
+            .map(|r| r.name.clone())
+            .collect();
+        assert_eq!(
+            names, opened,
+            "every request once, in the order they were opened"
+        );
+        let other_service = list(
+            String::new(),
+            pb::ListRequestsRequest {
+                services: vec![PASSPORT.to_owned()],
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(other_service.total_size, 0);
+        let completed = list(
+            String::new(),
+            pb::ListRequestsRequest {
+                statuses: vec![RequestStatus::Completed as i32],
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(completed.total_size, 0);
+        let mine = app
+            .requests
+            .clone()
+            .list_requests(req(&jordan(&app), pb::ListRequestsRequest::default()))
+            .await
+            .expect("her requests")
+            .into_inner();
+        assert_eq!(mine.total_size, 3, "a portal lists its citizen's requests");
+        app.stop().await.expect("stopped");
+    }
+}
