@@ -55,6 +55,12 @@ pub fn due_from(start: Timestamp, threshold: Threshold, zone: &TimeZone) -> Opti
         let millis = (value * millis_per_unit).ceil();
         (millis < 1e15).then(|| Timestamp::from_unix_millis(start.unix_millis() + millis as i64))
     };
+    match threshold.unit {
+        DurationUnit::Seconds => return exact(1_000.0),
+        DurationUnit::Minutes => return exact(60_000.0),
+        DurationUnit::Hours => return exact(3_600_000.0),
+        _ => {}
+    }
     let whole = value.ceil();
     if whole > 100_000.0 {
         return None;
@@ -64,9 +70,7 @@ pub fn due_from(start: Timestamp, threshold: Threshold, zone: &TimeZone) -> Opti
         .ok()?
         .to_zoned_datetime(zone.clone());
     let local = match threshold.unit {
-        DurationUnit::Seconds => return exact(1_000.0),
-        DurationUnit::Minutes => return exact(60_000.0),
-        DurationUnit::Hours => return exact(3_600_000.0),
+        DurationUnit::Seconds | DurationUnit::Minutes | DurationUnit::Hours => return None,
         DurationUnit::CalendarDays => zoned.checked_add(Span::new().try_days(whole).ok()?).ok()?,
         DurationUnit::Weeks => zoned
             .checked_add(Span::new().try_days(whole.checked_mul(7)?).ok()?)

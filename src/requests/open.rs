@@ -313,11 +313,12 @@ pub async fn open(tx: &mut Tx, input: &Open) -> Answer<Written> {
             None,
             true,
         ),
+        // A representative shares only what their scope covers.
         (_, Toward::Representative(scope)) => (
             Party::Citizen {
                 representative: Some(scope.representative_id.clone()),
             },
-            true,
+            scope.categories.covers(request.shared),
             None,
             true,
         ),

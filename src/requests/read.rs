@@ -85,7 +85,12 @@ pub async fn get(tx: &mut Tx, input: &Get) -> Answer<Read> {
     let mut children = Vec::new();
     if input.with_children {
         for child in &loaded.children {
-            if let Some(c) = load(tx, &child.id).await? {
+            // An agency sees the children it is party to, not its siblings' legs.
+            let visible = match &party {
+                Party::Agency(agency) => request_sql::is_party(tx, &child.id, agency).await?,
+                Party::Citizen { .. } => true,
+            };
+            if visible && let Some(c) = load(tx, &child.id).await? {
                 children.push(c);
             }
         }

@@ -382,18 +382,19 @@ async fn save(
     Ok(after)
 }
 
-/// Brings a life-event parent's status up to date with its children's.
+/// Brings a life-event parent's status up to date with its children's. The parent is written
+/// (its version bumped) even when its status stays, so that two children ending at once
+/// conflict on it and the second sees the first (otherwise both could see the other open).
 async fn update_parent(tx: &mut Tx, parent: &str, now: Timestamp) -> StoreResult<()> {
     let Some(loaded) = load(tx, parent).await? else {
         return Ok(());
     };
     let status = loaded.case().status();
-    if status == loaded.request.status {
-        return Ok(());
-    }
     let mut r = loaded.request;
-    r.status = status;
-    r.ended = (status != crate::domain::request::RequestStatus::Open).then_some(now);
+    if status != r.status {
+        r.status = status;
+        r.ended = (status != crate::domain::request::RequestStatus::Open).then_some(now);
+    }
     r.updated = now;
     r.version += 1;
     request_sql::update_request(tx, &r).await

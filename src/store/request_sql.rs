@@ -388,9 +388,20 @@ pub async fn insert_handoff(tx: &mut Tx, h: &HandoffRecord) -> StoreResult<()> {
         .bind(h.needs_attention).bind(&h.standard_id).bind(h.due_base.map(ms)).bind(&h.time_zone)
         .bind(ms(h.clock.offered)).bind(h.clock.paused_since.map(ms)).bind(h.clock.paused_millis)
         .bind(h.clock.ended.map(ms)).bind(ms(h.clock.last)).bind(h.version)
-        .execute(conn).await?;
+        .execute(conn).await.map_err(StoreError::from).map_err(taken)?;
     });
     Ok(())
+}
+
+/// A leg's or step's number taken by a concurrent call: a conflict, which the entry point
+/// retries (the retry numbers after it).
+fn taken(error: StoreError) -> StoreError {
+    match error {
+        StoreError::UniqueViolation { .. } => StoreError::Conflict(sqlx::Error::Protocol(
+            "a concurrent call took the leg's number".to_owned(),
+        )),
+        other => other,
+    }
 }
 
 /// Saves the state, clock and answers of `h` if the stored leg is still at `h.version - 1`;
@@ -431,7 +442,7 @@ pub async fn insert_step(tx: &mut Tx, s: &StepRecord) -> StoreResult<()> {
         )
         .bind(&s.request_id).bind(s.number).bind(s.seq).bind(s.state.code()).bind(ms(s.at))
         .bind(&s.actor).bind(&s.officer).bind(&s.text)
-        .execute(conn).await?;
+        .execute(conn).await.map_err(StoreError::from).map_err(taken)?;
     });
     Ok(())
 }

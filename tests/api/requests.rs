@@ -1361,3 +1361,34 @@ async fn a_queue_pages_in_name_order_without_repeats_and_filters_by_status_and_s
         app.stop().await.expect("stopped");
     }
 }
+
+#[tokio::test]
+async fn a_representative_opens_requests_sharing_only_what_their_scope_covers() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        // Amélie lets Jordan act for her on her contact details.
+        crate::citizens::authorize(
+            &app,
+            &amelie(&app),
+            AMELIE,
+            crate::citizens::representation(JORDAN, &[Cat::Contact], false),
+        )
+        .await
+        .expect("authorized");
+        let ask = |shared: Vec<i32>| pb::OpenRequestRequest {
+            citizen: AMELIE.to_owned(),
+            need: service(EI),
+            shared_categories: shared,
+            ..Default::default()
+        };
+        let within = open(&app, &jordan(&app), ask(vec![Cat::Contact as i32]))
+            .await
+            .expect("within the scope");
+        assert_eq!(within.shared_categories, vec![Cat::Contact as i32]);
+        let beyond = open(&app, &jordan(&app), ask(vec![Cat::Identifiers as i32]))
+            .await
+            .expect_err("beyond the scope");
+        assert_error(&beyond, Code::PermissionDenied, "PERMISSION_DENIED", None);
+        app.stop().await.expect("stopped");
+    }
+}
