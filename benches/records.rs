@@ -9,9 +9,14 @@
 //! a PostgreSQL server with durable settings (fsync and synchronous_commit on) on which the bench
 //! may create a database; `pgbench` must be on the PATH or in /usr/lib/postgresql/*/bin.
 
+#[path = "support/baseline.rs"]
+mod baseline;
+
+/// What the baseline inserts.
+const PAYLOAD: &str = "bench citizen payload of some length";
+
 use std::{
     net::SocketAddr,
-    path::{Path, PathBuf},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -142,83 +147,6 @@ impl PgDatabase {
             )))
             .await;
     }
-}
-
-fn pgbench() -> PathBuf {
-    let found = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()
-        .and_then(|dirs| {
-            dirs.filter_map(Result::ok)
-                .map(|d| d.path().join("bin/pgbench"))
-                .find(|p| p.exists())
-        });
-    found.unwrap_or_else(|| PathBuf::from("pgbench"))
-}
-
-/// pgbench with one single-row insert per transaction at `clients` clients: transactions/s.
-async fn pgbench_inserts(url: &str, clients: usize) -> f64 {
-    let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-    c.execute(
-        "CREATE TABLE IF NOT EXISTS bench_insert (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL)",
-    )
-    .await
-    .expect("table");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let script = dir.path().join("insert.sql");
-    std::fs::write(
-        &script,
-        "INSERT INTO bench_insert (payload) VALUES ('bench citizen payload of some length');\n",
-    )
-    .expect("script");
-    let out = std::process::Command::new(pgbench())
-        .args(["-n", "-j", "2", "-T", "8", "-c"])
-        .arg(clients.to_string())
-        .arg("-f")
-        .arg(&script)
-        .arg(url)
-        .output()
-        .expect("run pgbench");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("tps = ")
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "pgbench said: {text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
-}
-
-/// A loop of single-row inserts into a SQLite file beside `beside`, each its own durable
-/// commit (WAL, synchronous=FULL, as the service): inserts/s.
-async fn sqlite_inserts(beside: &Path) -> f64 {
-    let path = beside.join("baseline.db");
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-    let mut c = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .expect("connect");
-    c.execute("CREATE TABLE bench_insert (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
-        .await
-        .expect("table");
-    let started = Instant::now();
-    let mut n = 0;
-    while started.elapsed() < Duration::from_secs(8) {
-        sqlx::query("INSERT INTO bench_insert (payload) VALUES ($1)")
-            .bind("bench citizen payload of some length")
-            .execute(&mut c)
-            .await
-            .expect("insert");
-        n += 1;
-    }
-    n as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn wait_until_serving(addr: SocketAddr) {
@@ -379,7 +307,7 @@ async fn main() {
     match &pg {
         Some(db) => {
             for clients in [16, 64] {
-                let tps = pgbench_inserts(&db.url, clients).await;
+                let tps = baseline::pgbench_inserts(&db.url, clients, PAYLOAD).await;
                 println!("| pgbench insert, {clients} clients | {tps:.0} tx/s |");
                 for (what, (_, _, rate)) in &rows {
                     if what.ends_with(&format!(" {clients} callers")) {
@@ -389,7 +317,7 @@ async fn main() {
             }
         }
         None => {
-            let rate = sqlite_inserts(dir.path()).await;
+            let rate = baseline::sqlite_inserts(dir.path(), PAYLOAD).await;
             println!("| SQLite one-commit-per-insert loop | {rate:.0} inserts/s |");
             for (what, (_, _, r)) in &rows {
                 println!("|   {what} / baseline | {:.2} |", r / rate);

@@ -14,11 +14,16 @@
 //! Run: `cargo bench --bench requests` (SQLite), or with `BENCH_DATABASE_URL=postgres://...`
 //! naming a PostgreSQL server with durable settings on which the bench may create a database.
 
+#[path = "support/baseline.rs"]
+mod baseline;
+
+/// What the baseline inserts.
+const PAYLOAD: &str = "a request of some length";
+
 use std::{
     collections::HashMap,
     io::{BufRead as _, BufReader},
     net::SocketAddr,
-    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
         Arc, Mutex,
@@ -231,69 +236,6 @@ fn open_ask(citizen: &str, service: &str, request_id: String) -> pb::OpenRequest
         request_id,
         ..Default::default()
     }
-}
-
-/// pgbench with one single-row insert per transaction at `clients` clients: transactions/s.
-fn pgbench_inserts(url: &str, clients: usize) -> f64 {
-    let bin = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()
-        .and_then(|d| {
-            d.filter_map(Result::ok)
-                .map(|d| d.path().join("bin/pgbench"))
-                .find(|p| p.exists())
-        })
-        .unwrap_or_else(|| PathBuf::from("pgbench"));
-    let dir = tempfile::tempdir().expect("dir");
-    let script = dir.path().join("insert.sql");
-    std::fs::write(
-        &script,
-        "INSERT INTO bench_insert (payload) VALUES ('a request of some length');\n",
-    )
-    .expect("script");
-    let out = Command::new(bin)
-        .args(["-n", "-j", "2", "-T", "8", "-c", &clients.to_string(), "-f"])
-        .arg(&script)
-        .arg(url)
-        .output()
-        .expect("pgbench");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("tps = ")
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "pgbench said: {text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
-}
-
-async fn sqlite_inserts(beside: &Path) -> f64 {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(beside.join("baseline.db"))
-        .create_if_missing(true)
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-    let mut c = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .expect("connect");
-    c.execute("CREATE TABLE bench_insert (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
-        .await
-        .expect("table");
-    let started = Instant::now();
-    let mut n = 0;
-    while started.elapsed() < Duration::from_secs(8) {
-        sqlx::query("INSERT INTO bench_insert (payload) VALUES ($1)")
-            .bind("a request of some length")
-            .execute(&mut c)
-            .await
-            .expect("insert");
-        n += 1;
-    }
-    n as f64 / started.elapsed().as_secs_f64()
 }
 
 #[tokio::main]
@@ -601,21 +543,16 @@ async fn main() {
     println!("\n| OpenRequest naming its service | p50 | p99 | calls/s | baseline | ratio |");
     println!("|---|---|---|---|---|---|");
     let sqlite_baseline = match &pg_server {
-        None => Some(sqlite_inserts(dir.path()).await),
-        Some(_) => {
-            let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
-            c.execute(
-                "CREATE TABLE bench_insert (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL)",
-            )
-            .await
-            .expect("table");
-            None
-        }
+        None => Some(baseline::sqlite_inserts(dir.path(), PAYLOAD).await),
+        Some(_) => None,
     };
     for (callers, p50, p99, rate) in rows {
         let (baseline, what) = match sqlite_baseline {
             Some(b) => (b, "one commit per insert"),
-            None => (pgbench_inserts(&url, callers), "pgbench insert"),
+            None => (
+                baseline::pgbench_inserts(&url, callers, PAYLOAD).await,
+                "pgbench insert",
+            ),
         };
         println!(
             "| {callers} callers | {p50:.1} ms | {p99:.1} ms | {rate:.0} | {what}: {baseline:.0}/s | {:.2} |",

@@ -28,13 +28,10 @@ use std::{
 
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::{
-    domain::time::Timestamp,
-    store::{
-        FEEDS_CHANNEL, Lock, Store, StoreResult,
-        notice_sql::{self, Notice},
-        request_sql::{self, EventRecord},
-    },
+use crate::store::{
+    FEEDS_CHANNEL, Lock, Store, StoreResult,
+    notice_sql::{self, Notice},
+    request_sql::{self, EventRecord},
 };
 
 /// Which feed.
@@ -216,11 +213,6 @@ impl Hub {
         })
     }
 
-    /// The feed.
-    pub fn feed(&self) -> Feed {
-        self.feed
-    }
-
     /// Says that a write committed events of this feed: the sequencer positions them now.
     pub fn written(&self) {
         self.written.notify_one();
@@ -265,11 +257,6 @@ impl Hub {
     /// Asks the reader to look for new positions now.
     pub fn wake(&self) {
         self.wake.notify_one();
-    }
-
-    /// How many subscribers are connected.
-    pub fn subscribers(&self) -> usize {
-        self.lock().subscribers.values().map(Vec::len).sum()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -508,13 +495,5 @@ pub async fn check_retained(
             })
         }
         _ => Ok(()),
-    }
-}
-
-/// A timestamp for items that need one.
-pub fn at(item: &Item) -> Timestamp {
-    match item {
-        Item::Assignment(e) => e.at,
-        Item::Notice(n) => n.at,
     }
 }

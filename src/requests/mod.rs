@@ -20,7 +20,7 @@ use crate::{
         catalog::Channel,
         consent::{Categories, Purpose},
         due::{self, DEFAULT_AT_RISK_SHARE, DEFAULT_TIME_ZONE},
-        handoff::{LegState, Step},
+        handoff::LegState,
         request::{Case, CaseLeg, HandoffReason, NewLeg, Ranked},
         time::Timestamp,
     },
@@ -342,11 +342,6 @@ pub fn event(
         at,
         position: None,
     }
-}
-
-/// The step a method takes.
-pub fn step_name(step: Step) -> &'static str {
-    step.code()
 }
 
 /// The shared pieces every unit gets.

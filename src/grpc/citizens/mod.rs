@@ -137,10 +137,22 @@ fn idempotency(
     request_id: Option<String>,
     request: &impl prost::Message,
 ) -> Option<(IdempotencyKey, [u8; 32])> {
+    keyed(SERVICE, caller, method, request_id, request)
+}
+
+/// The idempotency key of a write to `service_path` (`/package.Service/`) `method` with
+/// `request_id`, scoped to the caller, and the request's digest.
+pub(super) fn keyed(
+    service_path: &str,
+    caller: &Caller,
+    method: &str,
+    request_id: Option<String>,
+    request: &impl prost::Message,
+) -> Option<(IdempotencyKey, [u8; 32])> {
     request_id.map(|request_id| {
         let key = IdempotencyKey {
             caller: String::from_utf8_lossy(&caller_context(caller)).into_owned(),
-            method: format!("{SERVICE}{method}"),
+            method: format!("{service_path}{method}"),
             request_id,
         };
         (key, Sha256::digest(request.encode_to_vec()).into())

@@ -10,7 +10,6 @@ mod words;
 use std::{collections::BTreeSet, sync::Arc};
 
 use prost::Message as _;
-use sha2::{Digest as _, Sha256};
 use tonic::{Request, Response, Status};
 
 use super::{
@@ -112,6 +111,34 @@ impl RequestApi {
         })
     }
 
+    /// Reads the request `name` (with its children for a journey) as `caller`, with the
+    /// catalogue and the instant to encode it with.
+    async fn read(
+        &self,
+        caller: Caller,
+        name: &str,
+        with_children: bool,
+    ) -> Result<(read::Read, Arc<Snapshot>, Timestamp), Status> {
+        let mut v = Violations::default();
+        let id = decode::request_name(&mut v, "name", name);
+        v.finish()?;
+        let snapshot = self.routing.snapshot()?;
+        let now = self.now();
+        let input = read::Get {
+            caller,
+            keys: self.keys.clone(),
+            id,
+            now,
+            with_children,
+        };
+        let read = answer(
+            self.store
+                .write_committed(input, |tx, input| Box::pin(read::get(tx, input)))
+                .await,
+        )?;
+        Ok((read, snapshot, now))
+    }
+
     /// Runs a step on a request or one of its legs.
     async fn apply<M: prost::Message>(
         &self,
@@ -195,14 +222,7 @@ fn idempotency(
     request_id: Option<String>,
     request: &impl prost::Message,
 ) -> Option<(IdempotencyKey, [u8; 32])> {
-    request_id.map(|request_id| {
-        let key = IdempotencyKey {
-            caller: String::from_utf8_lossy(&caller_context(caller)).into_owned(),
-            method: format!("{SERVICE}{method}"),
-            request_id,
-        };
-        (key, Sha256::digest(request.encode_to_vec()).into())
-    })
+    super::citizens::keyed(SERVICE, caller, method, request_id, request)
 }
 
 /// The entry agency and channel: an agency's own (with a required channel); a portal's, any agency
@@ -367,24 +387,8 @@ impl RequestService for RequestApi {
 
     async fn get_request(&self, request: Request<pb::GetRequestRequest>) -> Reply<pb::Request> {
         let caller = caller(&request)?;
-        let req = request.into_inner();
-        let mut v = Violations::default();
-        let id = decode::request_name(&mut v, "name", &req.name);
-        v.finish()?;
-        let snapshot = self.routing.snapshot()?;
-        let now = self.now();
-        let input = read::Get {
-            caller,
-            keys: self.keys.clone(),
-            id,
-            now,
-            with_children: false,
-        };
-        let read = answer(
-            self.store
-                .write_committed(input, |tx, input| Box::pin(read::get(tx, input)))
-                .await,
-        )?;
+        let name = request.into_inner().name;
+        let (read, snapshot, now) = self.read(caller, &name, false).await?;
         let view = Encoding {
             snapshot: &snapshot,
             config: &self.config,
@@ -493,24 +497,8 @@ impl RequestService for RequestApi {
 
     async fn get_journey(&self, request: Request<pb::GetJourneyRequest>) -> Reply<pb::Journey> {
         let caller = caller(&request)?;
-        let req = request.into_inner();
-        let mut v = Violations::default();
-        let id = decode::request_name(&mut v, "name", &req.name);
-        v.finish()?;
-        let snapshot = self.routing.snapshot()?;
-        let now = self.now();
-        let input = read::Get {
-            caller,
-            keys: self.keys.clone(),
-            id,
-            now,
-            with_children: true,
-        };
-        let read = answer(
-            self.store
-                .write_committed(input, |tx, input| Box::pin(read::get(tx, input)))
-                .await,
-        )?;
+        let name = request.into_inner().name;
+        let (read, snapshot, now) = self.read(caller, &name, true).await?;
         let view = Encoding {
             snapshot: &snapshot,
             config: &self.config,
