@@ -487,11 +487,91 @@ pub struct ServeArgs {
     #[arg(long, env = "SINGLE_WINDOW_STREAM_BUFFER", default_value_t = 256, value_parser = parse_positive_count)]
     pub stream_buffer: usize,
 
+    /// How long the survey invitation of an ended leg or request stays open for a response.
+    #[arg(long, env = "SINGLE_WINDOW_SURVEY_WINDOW", default_value = "2160h", value_parser = parse_positive_duration)]
+    pub survey_window: Duration,
+
+    /// The fewest respondents a satisfaction report group is shown with; smaller groups (and the
+    /// groups that would let them be recomputed) are suppressed.
+    #[arg(long, env = "SINGLE_WINDOW_MINIMUM_RESPONDENTS", default_value_t = 10, value_parser = parse_positive_count)]
+    pub minimum_respondents: usize,
+
+    #[command(flatten)]
+    pub warnings: WarningArgs,
+
     #[command(flatten)]
     pub limits: Limits,
 }
 
+/// The early warnings' thresholds and job.
+#[derive(Debug, Clone, Args)]
+pub struct WarningArgs {
+    /// How often the early warnings job evaluates the rules (one replica at a time).
+    #[arg(long, env = "SINGLE_WINDOW_WARNING_INTERVAL", default_value = "5m", value_parser = parse_positive_duration)]
+    pub warning_interval: Duration,
+
+    /// Fewest responses in each of the two quarters for a score drop to be tested.
+    #[arg(long, env = "SINGLE_WINDOW_WARNING_MIN_RESPONSES", default_value_t = 30, value_parser = parse_positive_count)]
+    pub warning_min_responses: usize,
+
+    /// Smallest drop of a mean score, in points, against the previous quarter.
+    #[arg(long, env = "SINGLE_WINDOW_WARNING_DROP", default_value_t = 0.3, value_parser = parse_points)]
+    pub warning_drop: f64,
+
+    /// The significance level of the score drop's one-sided Welch t-test.
+    #[arg(long, env = "SINGLE_WINDOW_WARNING_SIGNIFICANCE", default_value_t = 0.05, value_parser = parse_share)]
+    pub warning_significance: f64,
+
+    /// The decline (wrong-door) rate of an agency pair above which it warns.
+    #[arg(long, env = "SINGLE_WINDOW_WARNING_DECLINE_RATE", default_value_t = 0.25, value_parser = parse_share)]
+    pub warning_decline_rate: f64,
+
+    /// Fewest legs for a decline rate, a standard's performance or an at-risk backlog to warn.
+    #[arg(long, env = "SINGLE_WINDOW_WARNING_MIN_LEGS", default_value_t = 20, value_parser = parse_positive_count)]
+    pub warning_min_legs: usize,
+
+    /// Growth of an agency's at-risk backlog over a week above which it warns (0.5: half as large
+    /// again).
+    #[arg(long, env = "SINGLE_WINDOW_WARNING_BACKLOG_GROWTH", default_value_t = 0.5, value_parser = parse_points)]
+    pub warning_backlog_growth: f64,
+}
+
+impl WarningArgs {
+    /// The rules' thresholds.
+    pub fn settings(&self) -> crate::domain::warnings::WarningSettings {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        crate::domain::warnings::WarningSettings {
+            min_responses: count(self.warning_min_responses),
+            drop: self.warning_drop,
+            significance: self.warning_significance,
+            decline_rate: self.warning_decline_rate,
+            min_legs: count(self.warning_min_legs),
+            backlog_growth: self.warning_backlog_growth,
+        }
+    }
+}
+
+/// A positive number of points.
+fn parse_points(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(points) if points > 0.0 && points.is_finite() => Ok(points),
+        _ => Err(format!(
+            "`{text}` must be a positive number (for example 0.3)"
+        )),
+    }
+}
+
 impl ServeArgs {
+    /// The settings of feedback reports.
+    pub fn feedback(&self) -> crate::feedback::FeedbackConfig {
+        crate::feedback::FeedbackConfig {
+            minimum_respondents: i64::try_from(self.minimum_respondents).unwrap_or(i64::MAX),
+            time_zone: self.time_zone.clone(),
+            warnings: self.warnings.settings(),
+            warning_interval: self.warnings.warning_interval,
+        }
+    }
+
     /// The settings of requests' clocks and waits.
     pub fn requests(&self) -> crate::requests::RequestsConfig {
         crate::requests::RequestsConfig {
@@ -499,6 +579,7 @@ impl ServeArgs {
             wait_limit: self.citizen_wait_limit,
             default_time_zone: self.time_zone.clone(),
             agency_time_zones: self.agency_time_zone.iter().cloned().collect(),
+            survey_window: self.survey_window,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod deadline;
 pub mod domain;
 pub mod error;
+pub mod feedback;
 pub mod feeds;
 pub mod grpc;
 pub mod health;

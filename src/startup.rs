@@ -25,11 +25,13 @@ use crate::{
     clock::{SharedClock, SystemClock},
     config::ServeArgs,
     domain::time::Timestamp,
+    feedback,
     feeds::Feeds,
     grpc::{
         calls::{CallSettings, CallStackLayer, Policies},
         catalog::CatalogApi,
         citizens::CitizenApi,
+        feedback::FeedbackApi,
         page_token::{PageTokens, TokenKey},
         requests::RequestApi,
         routing::RoutingApi,
@@ -40,6 +42,7 @@ use crate::{
         v1::{
             catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
             citizen_service_server::{CitizenServiceServer, SERVICE_NAME as CITIZEN_SERVICE},
+            feedback_service_server::{FeedbackServiceServer, SERVICE_NAME as FEEDBACK_SERVICE},
             request_service_server::{RequestServiceServer, SERVICE_NAME as REQUEST_SERVICE},
             routing_service_server::{RoutingServiceServer, SERVICE_NAME as ROUTING_SERVICE},
         },
@@ -259,6 +262,14 @@ fn services(
     ))
     .max_decoding_message_size(decode_limit)
     .max_encoding_message_size(limits.max_response_size);
+    let feedback = FeedbackServiceServer::new(FeedbackApi::new(
+        store.clone(),
+        records.secrets.keyring.clone(),
+        Arc::new(args.feedback()),
+        tokens.clone(),
+    ))
+    .max_decoding_message_size(decode_limit)
+    .max_encoding_message_size(limits.max_response_size);
     let routing = RoutingServiceServer::new(router)
         .max_decoding_message_size(decode_limit)
         .max_encoding_message_size(limits.max_response_size);
@@ -280,6 +291,7 @@ fn services(
         .add_service(citizens)
         .add_service(routing)
         .add_service(requests)
+        .add_service(feedback)
         .prepare();
     let calls = CallStackLayer::new(CallSettings {
         policies,
@@ -452,6 +464,7 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
     health.set_service_status(CITIZEN_SERVICE, status).await;
     health.set_service_status(ROUTING_SERVICE, status).await;
     health.set_service_status(REQUEST_SERVICE, status).await;
+    health.set_service_status(FEEDBACK_SERVICE, status).await;
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
@@ -520,11 +533,61 @@ async fn prepare_and_watch(
     let sequencer = sequence_logs(&store, (&records, &catalogue), &args, async move {
         let _ = sequencer_stop.changed().await;
     });
+    let mut warnings_stop = stop.clone();
+    let warnings = evaluate_warnings(&store, &catalogue, &args, async move {
+        let _ = warnings_stop.wait_for(|s| *s).await;
+    });
     let watch = catalogue.watch(&store, args.catalog_poll_interval, async move {
         let _ = stop.changed().await;
     });
-    tokio::join!(sequencer, watch, feeds_run, measure);
+    tokio::join!(sequencer, watch, feeds_run, measure, warnings);
     Ok(())
+}
+
+/// Every warning interval until `stop`: evaluates the early warnings' rules, one replica at a
+/// time.
+async fn evaluate_warnings(
+    store: &Store,
+    catalogue: &Catalogue,
+    args: &ServeArgs,
+    stop: impl Future<Output = ()>,
+) {
+    let config = Arc::new(args.requests());
+    let feedback = args.feedback();
+    let run = async {
+        let mut ticks = tokio::time::interval(feedback.warning_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(snapshot) = catalogue.current() else {
+                continue;
+            };
+            let input = feedback::warnings::Evaluate {
+                snapshot,
+                settings: feedback.warnings,
+                config: config.clone(),
+                now: store.clock().now(),
+            };
+            let evaluated = store
+                .write_locked(Lock::EarlyWarnings, input, |tx, input| {
+                    Box::pin(feedback::warnings::evaluate(tx, input))
+                })
+                .await;
+            match evaluated {
+                Ok(0) => {}
+                Ok(changed) => {
+                    tracing::info!(changed, "early warnings raised, changed or resolved")
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "the early warnings job failed; retrying later")
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = run => {},
+        () = stop => {},
+    }
 }
 
 /// Every `interval` until `stop`: adds committed access events to the log's tree (signing a

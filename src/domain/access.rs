@@ -26,6 +26,9 @@ coded_enum! {
         OpenRequest => "open-request",
         ReadRequest => "read-request",
         ChangeRequest => "change-request",
+        RecordFeedback => "record-feedback",
+        ListSurveyInvitations => "list-survey-invitations",
+        ReadUnsuppressedReport => "read-unsuppressed-report",
     }
 }
 

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod citizens;
 pub mod codec;
 pub(crate) mod convert;
+pub mod feedback;
 pub mod page_token;
 pub(crate) mod request;
 pub mod requests;

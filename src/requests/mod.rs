@@ -48,6 +48,8 @@ pub struct RequestsConfig {
     pub default_time_zone: String,
     /// Agencies' own time zones, by agency id.
     pub agency_time_zones: HashMap<String, String>,
+    /// How long the survey invitation of an ended leg or request stays open.
+    pub survey_window: Duration,
 }
 
 impl Default for RequestsConfig {
@@ -57,6 +59,7 @@ impl Default for RequestsConfig {
             wait_limit: Duration::from_secs(30 * 86_400),
             default_time_zone: DEFAULT_TIME_ZONE.to_owned(),
             agency_time_zones: HashMap::new(),
+            survey_window: crate::feedback::DEFAULT_SURVEY_WINDOW,
         }
     }
 }

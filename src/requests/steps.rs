@@ -7,17 +7,18 @@
 use std::sync::Arc;
 
 use super::{
-    Context, Loaded, Party, SERVER_ACTOR, actor_of, event, load, log, new_handoff, party,
-    step_record,
+    Context, Loaded, Party, RequestsConfig, SERVER_ACTOR, actor_of, event, load, log, new_handoff,
+    party, step_record,
 };
 use crate::{
     domain::{
         access::Action,
         handoff::{LegState, Step},
-        request::{Case, DeclineReason, HandoffReason, NewLeg, Outcome, Refused},
+        request::{Case, DeclineReason, HandoffReason, NewLeg, Outcome, Refused, RequestStatus},
         time::Timestamp,
     },
     error::AppError,
+    feedback,
     records::{Caller, Idempotency, citizens::Answer, recall, remember},
     secrets::Keyring,
     store::{
@@ -288,6 +289,10 @@ async fn save(
                 .filter(|_| h.state == LegState::Completed);
         }
         request_sql::update_handoff(tx, h).await?;
+        if h.state.ended() {
+            let actor = (actor.name, actor.officer);
+            feedback::subjects::leg_ended(tx, &cx.config, &before.request, h, actor, now).await?;
+        }
         let step = step_record(
             &after.steps,
             &id,
@@ -354,10 +359,14 @@ async fn save(
     r.needs_attention = case.needs_attention();
     r.withdrawn = case.withdrawn;
     r.status = case.status();
-    r.ended = (r.status != crate::domain::request::RequestStatus::Open).then_some(now);
+    r.ended = (r.status != RequestStatus::Open).then_some(now);
     r.updated = now;
     r.version += 1;
     request_sql::update_request(tx, r).await?;
+    if before.request.status == RequestStatus::Open && r.status != RequestStatus::Open {
+        feedback::subjects::request_ended(tx, &cx.config, r, &after.handoffs, now).await?;
+    }
+    let r = &after.request;
     let owner = r.owner_agency.clone();
     if let Some(last) = events.last().cloned()
         && !events.iter().any(|e| e.agency == owner)
@@ -377,7 +386,7 @@ async fn save(
     if let Some(parent) = &before.request.parent_id
         && before.request.status != after.request.status
     {
-        update_parent(tx, parent, now).await?;
+        update_parent(tx, &cx.config, parent, now).await?;
     }
     Ok(after)
 }
@@ -385,19 +394,29 @@ async fn save(
 /// Brings a life-event parent's status up to date with its children's. The parent is written
 /// (its version bumped) even when its status stays, so that two children ending at once
 /// conflict on it and the second sees the first (otherwise both could see the other open).
-async fn update_parent(tx: &mut Tx, parent: &str, now: Timestamp) -> StoreResult<()> {
+async fn update_parent(
+    tx: &mut Tx,
+    config: &RequestsConfig,
+    parent: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
     let Some(loaded) = load(tx, parent).await? else {
         return Ok(());
     };
     let status = loaded.case().status();
     let mut r = loaded.request;
+    let ended_now = r.status == RequestStatus::Open && status != RequestStatus::Open;
     if status != r.status {
         r.status = status;
-        r.ended = (status != crate::domain::request::RequestStatus::Open).then_some(now);
+        r.ended = (status != RequestStatus::Open).then_some(now);
     }
     r.updated = now;
     r.version += 1;
-    request_sql::update_request(tx, &r).await
+    request_sql::update_request(tx, &r).await?;
+    if ended_now {
+        feedback::subjects::request_ended(tx, config, &r, &loaded.handoffs, now).await?;
+    }
+    Ok(())
 }
 
 /// Input of [`abandon_overdue`].

@@ -102,13 +102,34 @@ pub async fn audit_trail(
     at: Timestamp,
     request_id: &str,
 ) -> StoreResult<()> {
+    audit(
+        tx,
+        id,
+        (actor, action, Outcome::Denied),
+        target,
+        at,
+        request_id,
+    )
+    .await
+}
+
+/// Records in the service's audit trail that `actor` did `action` on `target` with `outcome`
+/// (reads that concern no citizen, such as an auditor's unsuppressed report).
+pub async fn audit(
+    tx: &mut Tx,
+    id: &str,
+    (actor, action, outcome): (&Actor, Action, Outcome),
+    target: &str,
+    at: Timestamp,
+    request_id: &str,
+) -> StoreResult<()> {
     on_conn!(tx, conn, DB => {
         sqlx::query(
             "INSERT INTO service_audit (id, at_unix_ms, actor, officer, action, target, outcome, request_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id).bind(at.unix_millis()).bind(&actor.principal).bind(&actor.officer)
-        .bind(action.code()).bind(target).bind(Outcome::Denied.code()).bind(request_id)
+        .bind(action.code()).bind(target).bind(outcome.code()).bind(request_id)
         .execute(conn).await?;
     });
     Ok(())

@@ -37,6 +37,7 @@ pub mod citizen_sql;
 pub mod conformance;
 pub mod consent_sql;
 mod error;
+pub mod feedback_sql;
 pub mod idempotency_sql;
 pub mod notice_sql;
 mod postgres;
@@ -46,6 +47,7 @@ mod schema;
 mod sqlite;
 mod sqlite_writer;
 mod tx;
+pub mod warning_sql;
 
 use std::time::Duration;
 

@@ -433,6 +433,17 @@ pub async fn handoffs(tx: &mut Tx, request_id: &str) -> StoreResult<Vec<HandoffR
     rows.into_iter().map(decode_handoff).collect()
 }
 
+/// Every leg still open, of every request (for the at-risk backlog).
+pub async fn open_handoffs(tx: &mut Tx) -> StoreResult<Vec<HandoffRecord>> {
+    let rows: Vec<HandoffRow> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE ended_at_unix_ms IS NULL"
+        )))
+        .fetch_all(conn).await?
+    });
+    rows.into_iter().map(decode_handoff).collect()
+}
+
 /// Appends a step to a leg's history.
 pub async fn insert_step(tx: &mut Tx, s: &StepRecord) -> StoreResult<()> {
     on_conn!(tx, conn, DB => {
@@ -849,6 +860,14 @@ pub async fn forget_events_before(tx: &mut Tx, before: Timestamp) -> StoreResult
 pub async fn standard_performance(
     tx: &mut Tx,
 ) -> StoreResult<Vec<(String, String, crate::domain::due::Performance)>> {
+    standard_performance_since(tx, Timestamp::from_unix_millis(i64::MIN)).await
+}
+
+/// [`standard_performance`] over the legs that ended at `since` or later.
+pub async fn standard_performance_since(
+    tx: &mut Tx,
+    since: Timestamp,
+) -> StoreResult<Vec<(String, String, crate::domain::due::Performance)>> {
     let rows: Vec<(String, String, i64, i64, i64)> = on_conn!(tx, conn, DB => {
         sqlx::query_as(
             "SELECT service_id, standard_id, \
@@ -857,8 +876,9 @@ pub async fn standard_performance(
              CAST(SUM(CASE WHEN state = 'declined' THEN 1 ELSE 0 END) AS BIGINT) \
              FROM handoffs WHERE ended_at_unix_ms IS NOT NULL AND standard_id IS NOT NULL \
              AND due_base_unix_ms IS NOT NULL AND state IN ('completed', 'declined') \
-             GROUP BY service_id, standard_id",
+             AND ended_at_unix_ms >= $1 GROUP BY service_id, standard_id",
         )
+        .bind(since.unix_millis())
         .fetch_all(conn).await?
     });
     Ok(rows

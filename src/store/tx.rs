@@ -69,6 +69,8 @@ pub enum Lock {
     RequestEventSequencer,
     /// Serialises the sweep that ends waits past their limit.
     WaitSweep,
+    /// Serialises the early warnings job.
+    EarlyWarnings,
 }
 
 impl Lock {
@@ -80,6 +82,7 @@ impl Lock {
             Lock::ChangeNoticeSequencer => 0x5357_4e4f_5449_4345, // "SWNOTICE"
             Lock::RequestEventSequencer => 0x5357_5245_5145_5654, // "SWREQEVT"
             Lock::WaitSweep => 0x5357_5741_4954_5357,     // "SWWAITSW"
+            Lock::EarlyWarnings => 0x5357_5741_524e_494e, // "SWWARNIN"
         }
     }
 }

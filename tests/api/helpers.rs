@@ -20,8 +20,9 @@ use single_window::{
     proto::v1::{
         GetServiceRequest, ListServiceStandardsRequest, ListServicesRequest, Service,
         ServiceStandard, catalog_service_client::CatalogServiceClient,
-        citizen_service_client::CitizenServiceClient, request_service_client::RequestServiceClient,
-        routing_service_client::RoutingServiceClient,
+        citizen_service_client::CitizenServiceClient,
+        feedback_service_client::FeedbackServiceClient,
+        request_service_client::RequestServiceClient, routing_service_client::RoutingServiceClient,
     },
     startup::{Application, Stopped},
     store::{CatalogStore as _, ImportMode, PoolSettings, SchemaStore as _, Store},
@@ -388,6 +389,7 @@ pub struct TestApp {
     pub citizens: CitizenServiceClient<Channel>,
     pub routing: RoutingServiceClient<Channel>,
     pub requests: RequestServiceClient<Channel>,
+    pub feedback: FeedbackServiceClient<Channel>,
     pub health: HealthClient<Channel>,
     pub db: TestDb,
     shutdown: Option<oneshot::Sender<()>>,
@@ -436,12 +438,24 @@ impl TestApp {
 
     /// A server over `db`, started with `args` (defaults from [`serve_args`]); not waited on.
     pub async fn start(db: TestDb, args: Option<ServeArgs>) -> Self {
+        Self::start_clocked(db, args, None).await
+    }
+
+    /// [`TestApp::start`], telling time by `clock` when one is given.
+    pub async fn start_clocked(
+        db: TestDb,
+        args: Option<ServeArgs>,
+        clock: Option<single_window::clock::SharedClock>,
+    ) -> Self {
         init_logging();
         let mut args = args.unwrap_or_else(|| serve_args(&db.url));
         args.database
             .keys_file
             .get_or_insert_with(|| db.keys_file.clone());
-        let application = Application::build(args).await.expect("bind");
+        let mut application = Application::build(args).await.expect("bind");
+        if let Some(clock) = clock {
+            application = application.with_clock(clock);
+        }
         let addr = application.local_addr();
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(application.run_until_stopped(async {
@@ -456,6 +470,7 @@ impl TestApp {
             citizens: CitizenServiceClient::new(channel.clone()),
             routing: RoutingServiceClient::new(channel.clone()),
             requests: RequestServiceClient::new(channel.clone()),
+            feedback: FeedbackServiceClient::new(channel.clone()),
             health: HealthClient::new(channel),
             db,
             shutdown: Some(tx),

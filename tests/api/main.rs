@@ -7,6 +7,7 @@ mod catalog;
 mod citizen_matrix;
 mod citizens;
 mod faults;
+mod feedback;
 mod helpers;
 mod lifecycle;
 mod limits;

@@ -32,6 +32,8 @@ const AGENCIES: Callers = Callers::only(&[PrincipalKind::Agency]);
 const PORTALS: Callers = Callers::only(&[PrincipalKind::Portal]);
 const AGENCIES_AND_PORTALS: Callers =
     Callers::only(&[PrincipalKind::Agency, PrincipalKind::Portal]);
+const AGENCIES_AND_AUDITORS: Callers =
+    Callers::only(&[PrincipalKind::Agency, PrincipalKind::Auditor]);
 const PORTALS_AND_AUDITORS: Callers =
     Callers::only(&[PrincipalKind::Portal, PrincipalKind::Auditor]);
 
@@ -151,6 +153,34 @@ pub const ACCESS: &[(&str, Callers)] = &[
         AGENCIES_AND_PORTALS,
     ),
     ("/singlewindow.v1.RequestService/WatchAssignments", AGENCIES),
+    (
+        "/singlewindow.v1.FeedbackService/RecordSatisfaction",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.FeedbackService/ListSurveyInvitations",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.FeedbackService/GetSatisfactionReport",
+        AGENCIES_AND_AUDITORS,
+    ),
+    (
+        "/singlewindow.v1.FeedbackService/GetKeyDrivers",
+        AGENCIES_AND_AUDITORS,
+    ),
+    (
+        "/singlewindow.v1.FeedbackService/ListEarlyWarnings",
+        AGENCIES_AND_AUDITORS,
+    ),
+    (
+        "/singlewindow.v1.FeedbackService/GetEarlyWarning",
+        AGENCIES_AND_AUDITORS,
+    ),
+    (
+        "/singlewindow.v1.FeedbackService/AcknowledgeEarlyWarning",
+        AGENCIES,
+    ),
     ("/grpc.health.v1.Health/Check", Callers::ANYONE),
     ("/grpc.health.v1.Health/Watch", Callers::ANYONE),
     (

@@ -267,6 +267,9 @@ fn action(a: Action) -> pb::AccessAction {
         Action::OpenRequest => P::OpenRequest,
         Action::ReadRequest => P::ReadRequest,
         Action::ChangeRequest => P::ChangeRequest,
+        Action::RecordFeedback => P::RecordFeedback,
+        Action::ListSurveyInvitations => P::ListSurveyInvitations,
+        Action::ReadUnsuppressedReport => P::ReadUnsuppressedReport,
     }
 }
 

@@ -3,7 +3,7 @@
 //! request), runs one unit of work of `requests` (its outbox and access events commit with it),
 //! and encodes the answer.
 
-mod decode;
+pub(super) mod decode;
 pub(super) mod encode;
 mod words;
 
