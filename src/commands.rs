@@ -11,7 +11,7 @@ use crate::{
     catalog::{Snapshot, eval, import},
     config::{
         AuditCommand, CatalogFiles, DatabaseArgs, EvalRoutingArgs, ImportArgs, KeysCommand,
-        OutputFormat, VectorsArgs,
+        OutputFormat, ReportCommand, VectorsArgs,
     },
     records::{self, RecordsConfig},
     routing::{
@@ -500,4 +500,62 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `report export`.
+pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
+    let ReportCommand::Export {
+        quarter,
+        fiscal,
+        agency,
+        out,
+        minimum_respondents,
+        time_zone,
+        database,
+    } = command;
+    let agency = agency
+        .map(|name| crate::domain::names::parse(&name, "agencies"))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--agency {e}"))?;
+    let store = records_store(&database).await?;
+    let (generation, catalog) = store.load_catalog().await?;
+    let snapshot = Snapshot::build(generation, catalog).ok();
+    let minimum = i64::try_from(minimum_respondents).unwrap_or(i64::MAX);
+    let report = crate::grpc::feedback::public_report(
+        &store,
+        snapshot.as_ref(),
+        (&quarter, fiscal),
+        agency,
+        (minimum, time_zone),
+    )
+    .await;
+    store.close().await;
+    let report = report?;
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let label = if fiscal {
+        format!("FY{}", quarter.to_uppercase())
+    } else {
+        report.quarter.clone()
+    };
+    let csv_path = out.join(format!("cx-{label}.csv"));
+    let json_path = out.join(format!("cx-{label}.json"));
+    std::fs::write(&csv_path, crate::grpc::feedback::export::csv(&report)?)
+        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&crate::grpc::feedback::export::json(&report))?,
+    )
+    .with_context(|| format!("cannot write {}", json_path.display()))?;
+    let suppressed = report.rows.iter().filter(|r| r.suppression != 0).count();
+    eprintln!(
+        "wrote {} and {}: {} rows ({} suppressed), {} actions taken, quarter {} (fiscal {})",
+        csv_path.display(),
+        json_path.display(),
+        report.rows.len(),
+        suppressed,
+        report.actions.len(),
+        report.quarter,
+        report.fiscal_quarter
+    );
+    Ok(())
 }

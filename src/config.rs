@@ -67,6 +67,41 @@ pub enum Command {
     /// The key file: rotate the sealing key, re-seal identifiers, re-index them.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Satisfaction reports: the public export.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// The reports' commands.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Write the public report of a quarter (what `GetPublicReport` answers) as CSV and JSON in
+    /// the shape of the OMB A-11 quarterly customer experience data: per service and channel, the
+    /// customers, surveys offered, respondents and each driver's mean score, with small groups
+    /// suppressed; and the actions agencies took on their early warnings.
+    Export {
+        /// The quarter: a calendar quarter (`2026Q3`), or with `--fiscal` a quarter of the GC
+        /// fiscal year that starts in April of the year given (`2026Q3` is October to December).
+        #[arg(long)]
+        quarter: String,
+        /// Read `--quarter` as a fiscal quarter (April to March).
+        #[arg(long)]
+        fiscal: bool,
+        /// Only this agency's services (`agencies/...`).
+        #[arg(long)]
+        agency: Option<String>,
+        /// The folder to write `cx-<quarter>.csv` and `cx-<quarter>.json` in.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// The fewest respondents a row is shown with (as the server is configured).
+        #[arg(long, env = "SINGLE_WINDOW_MINIMUM_RESPONDENTS", default_value_t = 10, value_parser = parse_positive_count)]
+        minimum_respondents: usize,
+        /// The IANA time zone quarters are counted in (as the server is configured).
+        #[arg(long, env = "SINGLE_WINDOW_TIME_ZONE", default_value = crate::domain::due::DEFAULT_TIME_ZONE, value_parser = parse_time_zone)]
+        time_zone: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// The access log's commands.

@@ -79,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Audit(command)) => commands::audit(command).await,
         Some(Command::Keys(command)) => commands::keys(command).await,
+        Some(Command::Report(command)) => commands::report(command).await,
     }
 }
 

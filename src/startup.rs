@@ -263,7 +263,7 @@ fn services(
     .max_decoding_message_size(decode_limit)
     .max_encoding_message_size(limits.max_response_size);
     let feedback = FeedbackServiceServer::new(FeedbackApi::new(
-        store.clone(),
+        (store.clone(), catalogue.clone()),
         records.secrets.keyring.clone(),
         Arc::new(args.feedback()),
         tokens.clone(),

@@ -250,6 +250,20 @@ impl Quarter {
             })
     }
 
+    /// The quarter after this one.
+    pub fn next(self) -> Quarter {
+        match self.number {
+            4 => Quarter {
+                year: self.year + 1,
+                number: 1,
+            },
+            n => Quarter {
+                year: self.year,
+                number: n + 1,
+            },
+        }
+    }
+
     /// The quarter before this one.
     pub fn previous(self) -> Quarter {
         match self.number {
@@ -365,6 +379,8 @@ mod tests {
         let q = Quarter::parse("2026Q3").expect("quarter");
         assert_eq!(q.to_string(), "2026Q3");
         assert_eq!(q.previous().to_string(), "2026Q2");
+        assert_eq!(q.next().next().to_string(), "2027Q1");
+        assert_eq!(q.next().previous(), q);
         assert_eq!(
             Quarter::parse("2026Q1").expect("q").previous().to_string(),
             "2025Q4"

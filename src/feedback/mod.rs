@@ -3,8 +3,10 @@
 //! response on it ([`record`]), the citizen's invitations are listed ([`invitations`]), and reports
 //! are read with suppression ([`report`]).
 
+pub mod channels;
 pub mod drivers;
 pub mod invitations;
+pub mod public;
 pub mod record;
 pub mod report;
 pub mod subjects;

@@ -119,7 +119,7 @@ fn online_steps(s: &OnlineSteps) -> Option<pb::OnlineSteps> {
     })
 }
 
-fn volumes(v: &ChannelVolumes) -> Option<pb::ChannelVolumes> {
+pub(crate) fn volumes(v: &ChannelVolumes) -> Option<pb::ChannelVolumes> {
     Some(pb::ChannelVolumes {
         phone_enquiries: count(v.phone_enquiries),
         website_visits: count(v.website_visits),

@@ -521,3 +521,48 @@ pub async fn pair_declines(
     });
     Ok(rows)
 }
+
+/// The first and last opening time of the requests (of `service`, by their first leg), if any.
+pub async fn request_span(tx: &mut Tx, service: Option<&str>) -> StoreResult<Option<(i64, i64)>> {
+    let row: (Option<i64>, Option<i64>) = on_conn!(tx, conn, DB => {
+        sqlx::query_as(
+            "SELECT MIN(r.created_at_unix_ms), MAX(r.created_at_unix_ms) FROM requests r \
+             JOIN handoffs h ON h.request_id = r.id AND h.number = 1 \
+             WHERE ($1 = '' OR h.service_id = $1)",
+        )
+        .bind(service.unwrap_or(""))
+        .fetch_one(conn).await?
+    });
+    Ok(row.0.zip(row.1))
+}
+
+/// Requests per (service of the first leg, entry channel, quarter), where `quarters` are
+/// (label, first instant, end) spans that the opening times fall in.
+pub async fn request_channels(
+    tx: &mut Tx,
+    service: Option<&str>,
+    quarters: &[(String, i64, i64)],
+) -> StoreResult<Vec<(String, String, String, i64)>> {
+    if quarters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cases: String = quarters
+        .iter()
+        .filter(|(label, _, _)| label.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(|(label, from, to)| {
+            format!("WHEN r.created_at_unix_ms >= {from} AND r.created_at_unix_ms < {to} THEN '{label}' ")
+        })
+        .collect();
+    let sql = format!(
+        "SELECT service_id, entry_channel, quarter, COUNT(*) FROM (SELECT h.service_id, r.entry_channel, \
+         CASE {cases}ELSE '' END AS quarter FROM requests r \
+         JOIN handoffs h ON h.request_id = r.id AND h.number = 1 \
+         WHERE ($1 = '' OR h.service_id = $1)) q GROUP BY service_id, entry_channel, quarter"
+    );
+    let rows: Vec<(String, String, String, i64)> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(service.unwrap_or(""))
+            .fetch_all(conn).await?
+    });
+    Ok(rows)
+}

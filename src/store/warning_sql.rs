@@ -262,3 +262,21 @@ pub async fn backlog_on_or_before(
     });
     Ok(rows)
 }
+
+/// Warnings acknowledged with an action in `[from, to)`, of `agency` when given, newest first.
+pub async fn acknowledged_between(
+    tx: &mut Tx,
+    (from, to): (Timestamp, Timestamp),
+    agency: Option<&str>,
+) -> StoreResult<Vec<WarningRecord>> {
+    let rows: Vec<WarningRow> = on_conn!(tx, conn, DB => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM early_warnings WHERE action <> '' \
+             AND acknowledged_at_unix_ms >= $1 AND acknowledged_at_unix_ms < $2 \
+             AND ($3 = '' OR agency = $3) ORDER BY acknowledged_at_unix_ms DESC, id DESC"
+        )))
+        .bind(from.unix_millis()).bind(to.unix_millis()).bind(agency.unwrap_or(""))
+        .fetch_all(conn).await?
+    });
+    rows.into_iter().map(decode).collect()
+}

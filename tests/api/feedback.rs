@@ -16,7 +16,7 @@ use crate::{
 use single_window::{
     auth::demo,
     clock::{Clock as _, ManualClock},
-    domain::time::Timestamp,
+    domain::{feedback::Quarter, time::Timestamp},
     secrets::Secrets,
     store::Backend,
 };
@@ -487,6 +487,37 @@ const KNOWN: [(&str, &[i32]); 3] = [
     (CPPD, &[4, 4, 5, 3]),
 ];
 
+/// The known data: ESDC serves and Jordan rates the legs of [`KNOWN`], plus one EI leg unrated.
+async fn plant_known(app: &TestApp) {
+    consent_at_counter(
+        app,
+        ESDC,
+        "esdc-edsc",
+        Purpose::ServiceDelivery,
+        &[Cat::Contact],
+    )
+    .await;
+    for (service_name, satisfactions) in KNOWN {
+        for (i, satisfaction) in satisfactions.iter().enumerate() {
+            let opened = open_at_esdc(app, service_name).await;
+            let done = serve_last(app, &As::Key(ESDC), &opened).await;
+            let leg = &done.handoffs[0].name;
+            rate(
+                app,
+                &jordan(app),
+                leg,
+                scores(*satisfaction, 4),
+                &format!("{service_name}-{i}"),
+            )
+            .await
+            .expect("rated");
+        }
+    }
+    // A leg that ended without a response still counts as ended and offered.
+    let unrated = open_at_esdc(app, EI).await;
+    serve_last(app, &As::Key(ESDC), &unrated).await;
+}
+
 #[tokio::test]
 async fn reports_show_known_figures_and_suppress_small_groups_and_what_would_reveal_them() {
     for backend in backends() {
@@ -495,33 +526,7 @@ async fn reports_show_known_figures_and_suppress_small_groups_and_what_would_rev
         args.minimum_respondents = 3;
         let app = TestApp::start(db, Some(args)).await;
         app.wait_until_serving().await;
-        consent_at_counter(
-            &app,
-            ESDC,
-            "esdc-edsc",
-            Purpose::ServiceDelivery,
-            &[Cat::Contact],
-        )
-        .await;
-        for (service_name, satisfactions) in KNOWN {
-            for (i, satisfaction) in satisfactions.iter().enumerate() {
-                let opened = open_at_esdc(&app, service_name).await;
-                let done = serve_last(&app, &As::Key(ESDC), &opened).await;
-                let leg = &done.handoffs[0].name;
-                rate(
-                    &app,
-                    &jordan(&app),
-                    leg,
-                    scores(*satisfaction, 4),
-                    &format!("{service_name}-{i}"),
-                )
-                .await
-                .expect("rated");
-            }
-        }
-        // A leg that ended without a response still counts as ended and offered.
-        let unrated = open_at_esdc(&app, EI).await;
-        serve_last(&app, &As::Key(ESDC), &unrated).await;
+        plant_known(&app).await;
 
         let by_service = report(&app, &As::Key(ESDC), G::Service, "", false)
             .await
@@ -976,6 +981,181 @@ async fn a_planted_drop_and_a_wrong_door_pair_raise_warnings_that_noise_does_not
             .await
             .expect_err("stale etag");
         assert_error(&stale, Code::Aborted, "ETAG_MISMATCH", None);
+        app.stop().await.expect("stopped");
+    }
+}
+
+#[tokio::test]
+async fn the_public_report_and_its_export_agree_and_channels_show_where_citizens_came_from() {
+    for backend in backends() {
+        let db = TestDb::with_catalogue(backend).await;
+        let mut args = serve_args(&db.url);
+        args.minimum_respondents = 3;
+        let database = {
+            let mut d = args.database.clone();
+            d.keys_file = Some(db.keys_file.clone());
+            d
+        };
+        let app = TestApp::start(db, Some(args)).await;
+        app.wait_until_serving().await;
+        plant_known(&app).await;
+        let now = single_window::clock::SystemClock.now();
+        let zone = jiff::tz::TimeZone::get("America/Toronto").expect("zone");
+        let quarter = Quarter::of(now, &zone);
+        let public = |quarter: String, fiscal: bool| {
+            let app = &app;
+            async move {
+                app.feedback
+                    .clone()
+                    .get_public_report(req(
+                        &As::Public,
+                        pb::GetPublicReportRequest {
+                            quarter,
+                            fiscal,
+                            agency: String::new(),
+                        },
+                    ))
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        };
+        let report = public(quarter.to_string(), false)
+            .await
+            .expect("the public reads it");
+        assert_eq!(report.quarter, quarter.to_string());
+        let (fy, fq) = quarter.fiscal();
+        assert_eq!(
+            report.fiscal_quarter,
+            format!("{fy}-{:02} Q{fq}", (i32::from(fy) + 1) % 100)
+        );
+        let row = |service: &str| {
+            report
+                .rows
+                .iter()
+                .find(|r| r.service == service)
+                .cloned()
+                .unwrap_or_else(|| panic!("no row for {service}"))
+        };
+        let ei = row(EI);
+        assert_eq!(ei.channel, pb::Channel::InPerson as i32);
+        assert_eq!(
+            (ei.customers, ei.surveys_offered, ei.respondents),
+            (6, 6, 5)
+        );
+        assert!((ei.drivers[0].mean - 4.0).abs() < 1e-9);
+        assert!(
+            ei.display_name
+                .is_some_and(|n| n.en.contains("Employment Insurance"))
+        );
+        assert_eq!(row(CPP).suppression, Suppression::TooFewRespondents as i32);
+        assert_eq!(row(CPPD).suppression, Suppression::Complementary as i32);
+        let fiscal = public(format!("{fy}Q{fq}"), true)
+            .await
+            .expect("a fiscal quarter");
+        assert_eq!(
+            fiscal, report,
+            "the fiscal quarter names the same calendar quarter"
+        );
+        let missing = public(String::new(), false)
+            .await
+            .expect_err("a quarter is required");
+        assert_error(
+            &missing,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("quarter"),
+        );
+
+        let out = tempfile::tempdir().expect("temp dir");
+        single_window::commands::report(single_window::config::ReportCommand::Export {
+            quarter: quarter.to_string(),
+            fiscal: false,
+            agency: None,
+            out: out.path().to_owned(),
+            minimum_respondents: 3,
+            time_zone: "America/Toronto".to_owned(),
+            database,
+        })
+        .await
+        .expect("exported");
+        let csv_path = out.path().join(format!("cx-{quarter}.csv"));
+        let mut reader = csv::Reader::from_path(&csv_path).expect("the CSV");
+        let header = reader.headers().expect("header").clone();
+        let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+        let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert_eq!(
+            records.len(),
+            report.rows.len(),
+            "one CSV row per report row"
+        );
+        for (record, row) in records.iter().zip(&report.rows) {
+            assert_eq!(
+                format!("services/{}", &record[col("service_id")]),
+                row.service
+            );
+            let suppressed = row.suppression != Suppression::Unspecified as i32;
+            assert_eq!(&record[col("suppressed")], suppressed.to_string());
+            let respondents = if suppressed {
+                String::new()
+            } else {
+                row.respondents.to_string()
+            };
+            assert_eq!(record[col("respondents")], respondents);
+        }
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.path().join(format!("cx-{quarter}.json"))).expect("json"),
+        )
+        .expect("valid JSON");
+        assert_eq!(
+            json["rows"].as_array().map(Vec::len),
+            Some(report.rows.len())
+        );
+
+        let channels = app
+            .feedback
+            .clone()
+            .get_channel_report(req(
+                &As::Key(ESDC),
+                pb::GetChannelReportRequest {
+                    agency: String::new(),
+                    service: EI.to_owned(),
+                },
+            ))
+            .await
+            .expect("channels")
+            .into_inner();
+        let ei = &channels.services[0];
+        assert_eq!(ei.service, EI);
+        let latest = ei.quarters.last().expect("a quarter");
+        assert_eq!(latest.quarter, quarter.to_string());
+        assert_eq!(latest.requests, 6);
+        assert_eq!(latest.channels[0].channel, pb::Channel::InPerson as i32);
+        assert!((latest.channels[0].share - 1.0).abs() < 1e-9);
+        assert!(
+            ei.published.is_some(),
+            "the catalogue's published volumes beside them"
+        );
+        let rated = ei
+            .satisfaction
+            .iter()
+            .find(|s| s.agency == "agencies/esdc-edsc")
+            .expect("satisfaction through the counter");
+        assert_eq!(
+            (rated.channel, rated.responses),
+            (pb::Channel::InPerson as i32, 5)
+        );
+        let unscoped = app
+            .feedback
+            .clone()
+            .get_channel_report(req(&As::Public, pb::GetChannelReportRequest::default()))
+            .await
+            .expect_err("the public names an agency or a service");
+        assert_error(
+            &unscoped,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("agency"),
+        );
         app.stop().await.expect("stopped");
     }
 }

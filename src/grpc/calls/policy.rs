@@ -181,6 +181,14 @@ pub const ACCESS: &[(&str, Callers)] = &[
         "/singlewindow.v1.FeedbackService/AcknowledgeEarlyWarning",
         AGENCIES,
     ),
+    (
+        "/singlewindow.v1.FeedbackService/GetChannelReport",
+        Callers::ANYONE,
+    ),
+    (
+        "/singlewindow.v1.FeedbackService/GetPublicReport",
+        Callers::ANYONE,
+    ),
     ("/grpc.health.v1.Health/Check", Callers::ANYONE),
     ("/grpc.health.v1.Health/Watch", Callers::ANYONE),
     (

@@ -265,3 +265,13 @@ pub fn warning_kind(value: pb::WarningKind) -> Option<WarningKind> {
         pb::WarningKind::AtRiskBacklog => Some(WarningKind::AtRiskBackLog),
     }
 }
+
+/// The calendar quarter `quarter` names: itself, or with `fiscal` the quarter of the fiscal year
+/// that starts in April of its year.
+pub fn calendar_quarter(quarter: Quarter, fiscal: bool) -> Option<Quarter> {
+    if fiscal {
+        Quarter::from_fiscal(quarter.year, quarter.number)
+    } else {
+        Some(quarter)
+    }
+}

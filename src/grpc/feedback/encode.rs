@@ -1,16 +1,20 @@
 //! Encoding feedback's records and reports as FeedbackService's messages.
 
+use std::collections::BTreeMap;
+
 use super::super::{citizens::encode::timestamp, convert};
 use crate::{
+    catalog::Snapshot,
     domain::{
+        catalog::Channel,
         citizen::record::{Circumstance, Language},
         drivers::Priority,
-        feedback::{AccessibilityStatus, AgeBand, Driver, StandardResult, SubjectKind},
+        feedback::{AccessibilityStatus, AgeBand, Driver, Quarter, StandardResult, SubjectKind},
         report::{Cell, Dimension, Grouping, Suppressed, Tally, ratio},
         time::Timestamp,
         warnings::{WarningKind, WarningState},
     },
-    feedback::{drivers::KeyDrivers, report::Report},
+    feedback::{channels::ServiceChannels, drivers::KeyDrivers, public::Public, report::Report},
     proto::v1 as pb,
     store::{
         feedback_sql::{ResponseRecord, SubjectRecord},
@@ -223,7 +227,7 @@ pub fn key(dimensions: &[Dimension], values: &[String]) -> pb::GroupKey {
             Dimension::Team => key.team = team_name(&agency, value),
             Dimension::Service => key.service = service_name(value),
             Dimension::Channel => {
-                key.channel = crate::domain::catalog::Channel::from_code(value)
+                key.channel = Channel::from_code(value)
                     .map_or(pb::Channel::Unspecified, convert::channel)
                     .into();
             }
@@ -501,5 +505,131 @@ pub fn warning(w: &WarningRecord) -> pb::EarlyWarning {
         resolve_time: w.resolved.map(timestamp),
         etag: format!("\"v{}\"", w.version),
         summary: Some(summary(w)),
+    }
+}
+
+fn channel_figures(
+    mix: &BTreeMap<Channel, i64>,
+    before: Option<&BTreeMap<Channel, i64>>,
+) -> Vec<pb::ChannelFigure> {
+    let total: i64 = mix.values().sum();
+    let before_total: i64 = before.map_or(0, |b| b.values().sum());
+    mix.iter()
+        .map(|(channel, requests)| {
+            let share = ratio(*requests, total);
+            let shift = before.map_or(0.0, |b| {
+                share - ratio(b.get(channel).copied().unwrap_or(0), before_total)
+            });
+            pb::ChannelFigure {
+                channel: convert::channel(*channel).into(),
+                requests: *requests,
+                share,
+                shift,
+            }
+        })
+        .collect()
+}
+
+/// One service's channels.
+pub fn service_channels(id: &str, snapshot: &Snapshot, c: &ServiceChannels) -> pb::ServiceChannels {
+    let service = snapshot.service(id);
+    let mut previous: Option<&BTreeMap<Channel, i64>> = None;
+    let mut quarters = Vec::with_capacity(c.quarters.len());
+    for (quarter, mix) in &c.quarters {
+        quarters.push(pb::QuarterChannels {
+            quarter: quarter.clone(),
+            requests: mix.values().sum(),
+            channels: channel_figures(mix, previous),
+        });
+        previous = Some(mix);
+    }
+    pb::ServiceChannels {
+        service: service_name(id),
+        display_name: service.and_then(|s| convert::text(&s.name)),
+        agency: service.map(|s| agency_name(&s.agency)).unwrap_or_default(),
+        quarters,
+        overall: channel_figures(&c.overall, None),
+        published: service.and_then(|s| convert::volumes(&s.volumes)),
+        satisfaction: c
+            .satisfaction
+            .iter()
+            .map(|cell| {
+                let shown = cell.suppressed.is_none();
+                let t = &cell.tally;
+                let (_, mean) = t.mean(Driver::Satisfaction);
+                pb::ChannelSatisfaction {
+                    channel: Channel::from_code(&cell.key[2])
+                        .map_or(pb::Channel::Unspecified, convert::channel)
+                        .into(),
+                    suppression: suppression(cell.suppressed).into(),
+                    responses: if shown { t.responses } else { 0 },
+                    mean_satisfaction: if shown { mean } else { 0.0 },
+                    share_satisfied: if shown { t.share_satisfied() } else { 0.0 },
+                    agency: agency_name(&cell.key[0]),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The public report.
+pub fn public_report(
+    p: &Public,
+    quarter: Quarter,
+    snapshot: Option<&Snapshot>,
+    minimum: i64,
+) -> pb::PublicReport {
+    let (fiscal_year, fiscal_number) = quarter.fiscal();
+    let rows = p
+        .report
+        .groups
+        .iter()
+        .map(|cell| {
+            let g = group(
+                key(&p.report.dimensions, &cell.key),
+                &cell.tally,
+                cell.suppressed,
+            );
+            pb::PublicReportRow {
+                agency: agency_name(&cell.key[0]),
+                service: service_name(&cell.key[1]),
+                display_name: snapshot
+                    .and_then(|s| s.service(&cell.key[1]))
+                    .and_then(|s| convert::text(&s.name)),
+                channel: Channel::from_code(&cell.key[2])
+                    .map_or(pb::Channel::Unspecified, convert::channel)
+                    .into(),
+                suppression: g.suppression,
+                customers: g.ended,
+                surveys_offered: g.surveys_offered,
+                respondents: g.responses,
+                response_rate: g.response_rate,
+                drivers: g.drivers,
+                share_satisfied: g.share_satisfied,
+            }
+        })
+        .collect();
+    pb::PublicReport {
+        quarter: quarter.to_string(),
+        fiscal_quarter: format!(
+            "{}-{:02} Q{}",
+            fiscal_year,
+            (i32::from(fiscal_year) + 1) % 100,
+            fiscal_number
+        ),
+        rows,
+        actions: p
+            .actions
+            .iter()
+            .map(|w| pb::ActionTaken {
+                agency: agency_name(&w.key.agency),
+                warning: format!("earlyWarnings/{}", w.id),
+                summary: Some(summary(w)),
+                action: w.action.clone(),
+                acknowledge_time: w.acknowledged.map(timestamp),
+            })
+            .collect(),
+        minimum_respondents: i32::try_from(minimum).unwrap_or(i32::MAX),
+        method: crate::domain::report::METHOD.to_owned(),
     }
 }

@@ -4,8 +4,9 @@
 
 mod decode;
 mod encode;
+pub mod export;
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
 use prost::Message as _;
 use tonic::{Request, Response, Status};
@@ -17,6 +18,7 @@ use super::{
     requests::decode::text,
 };
 use crate::{
+    catalog::{Catalogue, Snapshot, snapshot::ServiceFilter},
     domain::{
         names::{AGENCIES, SERVICES},
         principal::Principal,
@@ -24,7 +26,7 @@ use crate::{
     },
     error::AppError,
     feedback::{
-        FeedbackConfig, drivers, invitations,
+        FeedbackConfig, channels, drivers, invitations, public,
         record::{self, Answers},
         report, warnings,
     },
@@ -42,6 +44,7 @@ type Reply<T> = Result<Response<T>, Status>;
 #[derive(Debug, Clone)]
 pub struct FeedbackApi {
     store: Store,
+    catalogue: Arc<Catalogue>,
     keys: Arc<Keyring>,
     config: Arc<FeedbackConfig>,
     tokens: Arc<PageTokens>,
@@ -50,13 +53,14 @@ pub struct FeedbackApi {
 impl FeedbackApi {
     /// A service over `store`, sealing comments and kept answers with `keys`.
     pub fn new(
-        store: Store,
+        (store, catalogue): (Store, Arc<Catalogue>),
         keys: Arc<Keyring>,
         config: Arc<FeedbackConfig>,
         tokens: Arc<PageTokens>,
     ) -> Self {
         Self {
             store,
+            catalogue,
             keys,
             config,
             tokens,
@@ -66,6 +70,42 @@ impl FeedbackApi {
     fn now(&self) -> Timestamp {
         self.store.clock().now()
     }
+
+    fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
+        self.catalogue.current().ok_or(AppError::Unavailable(
+            "the catalogue is loading; retry shortly",
+        ))
+    }
+}
+
+/// The public report of `quarter` (calendar, or fiscal with `fiscal`) read from `store`, as
+/// `GetPublicReport` answers it: for `report export`.
+pub async fn public_report(
+    store: &Store,
+    snapshot: Option<&Snapshot>,
+    (quarter, fiscal): (&str, bool),
+    agency: Option<String>,
+    (minimum, time_zone): (i64, String),
+) -> anyhow::Result<pb::PublicReport> {
+    let parsed = crate::domain::feedback::Quarter::parse(quarter)
+        .and_then(|q| decode::calendar_quarter(q, fiscal))
+        .ok_or_else(|| anyhow::anyhow!("--quarter `{quarter}` is not a quarter such as 2026Q3"))?;
+    let input = public::Get {
+        caller: Caller {
+            principal: Principal::Public,
+            citizen: None,
+            request_id: "report-export".to_owned(),
+        },
+        quarter: parsed,
+        agency,
+        minimum,
+        time_zone,
+        now: store.clock().now(),
+    };
+    let read = store
+        .read(input, |tx, input| Box::pin(public::get(tx, input)))
+        .await?;
+    Ok(encode::public_report(&read, parsed, snapshot, minimum))
 }
 
 /// A page of warnings to read.
@@ -428,5 +468,117 @@ impl FeedbackService for FeedbackApi {
                 .await,
         )?;
         Ok(Response::new(decode_replay(&bytes)?))
+    }
+
+    async fn get_channel_report(
+        &self,
+        request: Request<pb::GetChannelReportRequest>,
+    ) -> Reply<pb::ChannelReport> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let snapshot = self.snapshot()?;
+        let mut v = Violations::default();
+        let named = (!req.agency.is_empty()).then(|| v.name("agency", &req.agency, AGENCIES));
+        let service = (!req.service.is_empty()).then(|| v.name("service", &req.service, SERVICES));
+        if named.as_ref().is_some_and(|a| snapshot.agency(a).is_none()) {
+            v.add("agency", "is not an agency of the catalogue");
+        }
+        if service
+            .as_ref()
+            .is_some_and(|s| snapshot.service(s).is_none())
+        {
+            v.add("service", "is not a service of the catalogue");
+        }
+        let agency = match (&caller.principal, named) {
+            (_, Some(named)) => Some(named),
+            (Principal::Agency { agency, .. }, None) => Some(agency.clone()),
+            (_, None) => None,
+        };
+        if agency.is_none() && service.is_none() {
+            v.add(
+                "agency",
+                "is required (or a service): name the agency whose services to report",
+            );
+        }
+        v.finish()?;
+        let services: BTreeSet<String> = match &service {
+            Some(id) => BTreeSet::from([id.clone()]),
+            None => {
+                let filter = ServiceFilter {
+                    agencies: agency.iter().cloned().collect(),
+                    ..ServiceFilter::default()
+                };
+                snapshot
+                    .services(&filter)
+                    .filter(|s| agency.as_ref().is_some_and(|a| s.agency == *a))
+                    .map(|s| s.id.clone())
+                    .collect()
+            }
+        };
+        let agencies: BTreeSet<String> = services
+            .iter()
+            .filter_map(|id| snapshot.service(id))
+            .flat_map(|s| {
+                std::iter::once(s.agency.clone()).chain(s.delivery_partners.iter().cloned())
+            })
+            .collect();
+        let input = channels::Get {
+            caller,
+            services,
+            service,
+            agencies,
+            minimum: self.config.minimum_respondents,
+            time_zone: self.config.time_zone.clone(),
+            now: self.now(),
+        };
+        let read = self
+            .store
+            .read(input, |tx, input| Box::pin(channels::get(tx, input)))
+            .await
+            .map_err(AppError::from)?;
+        Ok(Response::new(pb::ChannelReport {
+            services: read
+                .iter()
+                .map(|(id, c)| encode::service_channels(id, &snapshot, c))
+                .collect(),
+        }))
+    }
+
+    async fn get_public_report(
+        &self,
+        request: Request<pb::GetPublicReportRequest>,
+    ) -> Reply<pb::PublicReport> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let snapshot = self.snapshot()?;
+        let mut v = Violations::default();
+        let quarter = decode::quarter(&mut v, "quarter", &req.quarter);
+        if req.quarter.is_empty() {
+            v.add("quarter", "is required: a quarter such as `2026Q3`");
+        }
+        let agency = (!req.agency.is_empty()).then(|| v.name("agency", &req.agency, AGENCIES));
+        v.finish()?;
+        let Some(quarter) = quarter.and_then(|q| decode::calendar_quarter(q, req.fiscal)) else {
+            return Err(AppError::invalid("quarter", "is out of range").into());
+        };
+        let input = public::Get {
+            caller,
+            quarter,
+            agency,
+            minimum: self.config.minimum_respondents,
+            time_zone: self.config.time_zone.clone(),
+            now: self.now(),
+        };
+        let read = self
+            .store
+            .read(input, |tx, input| Box::pin(public::get(tx, input)))
+            .await
+            .map_err(AppError::from)?;
+        Ok(Response::new(encode::public_report(
+            &read,
+            quarter,
+            Some(&snapshot),
+            self.config.minimum_respondents,
+        )))
     }
 }
