@@ -559,3 +559,34 @@ pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `demo simulate`.
+pub async fn demo_simulate(
+    seed: u64,
+    (citizens, requests, quarters): (usize, usize, u32),
+    database: DatabaseArgs,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let summary = crate::simulate::run(crate::simulate::Options {
+        seed,
+        citizens,
+        requests,
+        quarters,
+        database,
+    })
+    .await?;
+    eprintln!(
+        "simulated {} to {} in {:.0?}: {} citizens, {} requests, {} legs completed, {} declined, {} survey responses, {} warning changes ({} acknowledged)",
+        summary.first_quarter,
+        summary.last_quarter,
+        started.elapsed(),
+        summary.citizens,
+        summary.requests,
+        summary.legs_completed,
+        summary.legs_declined,
+        summary.responses,
+        summary.warnings_raised,
+        summary.warnings_acknowledged
+    );
+    Ok(())
+}

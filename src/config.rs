@@ -184,6 +184,28 @@ pub enum KeysCommand {
 /// The demo principals.
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
+    /// Fill the database with realistic simulated activity over the real catalogue: citizens,
+    /// requests opened at portals and at agencies' counters (wrong doors included), legs accepted,
+    /// declined and completed against their standards' clocks, survey responses, and the early
+    /// warnings agencies acknowledged, spread over past quarters. It runs the service in-process
+    /// on loopback with a moving clock and writes through its RPCs. The same seed gives the same
+    /// activity.
+    Simulate {
+        /// The random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Citizens to create.
+        #[arg(long, default_value_t = 300, value_parser = parse_positive_count)]
+        citizens: usize,
+        /// Requests to open.
+        #[arg(long, default_value_t = 1200, value_parser = parse_positive_count)]
+        requests: usize,
+        /// Quarters to spread them over, the current one last.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=12))]
+        quarters: u32,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Print the demo principals and their keys (accepted only by a server on a loopback address
     /// without a principals file).
     Credentials {

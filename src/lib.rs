@@ -22,6 +22,7 @@ pub mod requests;
 pub mod routing;
 pub mod secrets;
 pub mod shutdown;
+pub mod simulate;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -74,6 +74,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Demo(DemoCommand::Credentials { format, database })) => {
             commands::demo_credentials(format, &database)
         }
+        Some(Command::Demo(DemoCommand::Simulate {
+            seed,
+            citizens,
+            requests,
+            quarters,
+            database,
+        })) => commands::demo_simulate(seed, (citizens, requests, quarters), database).await,
         Some(Command::Principals(PrincipalsCommand::NewKey { name, officer })) => {
             commands::principals_new_key(&name, officer.as_deref())
         }

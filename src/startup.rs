@@ -68,6 +68,8 @@ pub struct Application {
     local_addr: SocketAddr,
     args: ServeArgs,
     clock: SharedClock,
+    /// API keys accepted beside the configured ones (the simulation's agencies).
+    extra_keys: Vec<(crate::auth::KeyHash, crate::domain::principal::Principal)>,
 }
 
 impl Application {
@@ -82,7 +84,21 @@ impl Application {
             local_addr,
             args,
             clock: Arc::new(SystemClock),
+            extra_keys: Vec::new(),
         })
+    }
+
+    /// This application, also accepting `keys` (API keys in clear, with their principals): for
+    /// the simulation's in-process server on loopback.
+    pub fn with_extra_keys(
+        mut self,
+        keys: impl IntoIterator<Item = (String, crate::domain::principal::Principal)>,
+    ) -> Self {
+        self.extra_keys.extend(
+            keys.into_iter()
+                .map(|(k, p)| (crate::auth::hash_key(&k), p)),
+        );
+        self
     }
 
     /// This application, telling time by `clock` (tests and simulations set it).
@@ -115,7 +131,8 @@ impl Application {
         });
         let secrets = Arc::new(args.database.secrets()?);
         let demo = demo_mode(&args);
-        let authenticator = authenticator(&args, self.clock.clone(), &secrets)?;
+        let authenticator =
+            authenticator(&args, self.clock.clone(), &secrets)?.with_keys(self.extra_keys);
         let tls = tls_config(&args)?;
         let records = RecordsConfig {
             secrets,

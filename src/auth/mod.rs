@@ -82,6 +82,12 @@ impl Authenticator {
         }
     }
 
+    /// Also accepts the API keys `keys` (each a key's hash and its principal).
+    pub fn with_keys(mut self, keys: impl IntoIterator<Item = (KeyHash, Principal)>) -> Self {
+        self.api_keys.extend(keys);
+        self
+    }
+
     /// Also accepts citizen tokens that `verifier` verifies (the citizens' identity provider).
     pub fn with_citizen_tokens(mut self, verifier: jwt::JwtVerifier) -> Self {
         self.citizens = Some(Arc::new(verifier));

@@ -224,12 +224,57 @@ out=$(grpcurl -plaintext -H "authorization: Bearer $JPORTAL" -H "x-citizen-token
   -d "{\"name\": \"$REQ\"}" "$ADDR" singlewindow.v1.RequestService/GetJourney)
 check "the journey shows the leg against its standard, with its pause, in both languages" \
   '.legs[0].clock.status == "CLOCK_STATUS_MET" and (.legs[0].clock.pauses | length == 1) and (.legs[0].summary.en | startswith("Standard:")) and (.legs[0].summary.fr | startswith("Norme")) and (.legs[0].events | length == 5)' "$out"
+out=$(grpcurl -plaintext -H "authorization: Bearer $JPORTAL" -H "x-citizen-token: $JORDAN" -d "{\"subject\": \"$LEG\",
+  \"scores\": {\"satisfaction\": 5, \"trust\": 4, \"ease\": 4, \"efficiency\": 5}, \"contacts\": 1,
+  \"request_id\": \"9d2f6a1c-3b4e-4f5a-8c7d-1e2f3a4b5c6d\"}" \
+  "$ADDR" singlewindow.v1.FeedbackService/RecordSatisfaction)
+check "Jordan rates the leg; the response keeps the wrong door it came through" \
+  '.agency == "agencies/esdc-edsc" and .fromAgency == "agencies/cra-arc" and .standard == "STANDARD_RESULT_MET" and .scores.satisfaction == 5' "$out"
 sleep 1
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
 out=$(jq -s . "$tmp/watch.json" 2>/dev/null || echo '[]')
 check "WatchAssignments pushed the offer and each change to ESDC, in position order" \
   '(map(.state) == ["HANDOFF_STATE_OFFERED","HANDOFF_STATE_ACCEPTED","HANDOFF_STATE_WAITING_ON_CITIZEN","HANDOFF_STATE_IN_PROGRESS","HANDOFF_STATE_COMPLETED"]) and (map(.position | tonumber) | . == sort)' "$out"
+
+# The README's satisfaction examples, on simulated data (a smaller run than the README's).
+"$BIN" demo simulate --seed 1 --citizens 200 --requests 600 --quarters 2 \
+  --database-url "sqlite://$tmp/sim.db" >"$tmp/sim.log" 2>&1 || { cat "$tmp/sim.log"; fail "demo simulate"; }
+check "demo simulate reports what it wrote" '. == true' "$(grep -q 'simulated .* 600 requests' "$tmp/sim.log" && echo true || echo false)"
+"$BIN" --listen 127.0.0.1:0 --database-url "sqlite://$tmp/sim.db" >"$tmp/sim-serve.log" 2>&1 &
+sim_pid=$!
+for _ in $(seq 1 300); do
+  SIM=$(grep -o 'address=[0-9.:]*' "$tmp/sim-serve.log" | head -1 | cut -d= -f2 || true)
+  [ -n "$SIM" ] && break
+  sleep 0.1
+done
+for _ in $(seq 1 600); do
+  status=$(grpcurl -plaintext -d '{"service":""}' "$SIM" grpc.health.v1.Health/Check 2>/dev/null | jq -r .status || true)
+  [ "$status" = "SERVING" ] && break
+  sleep 0.1
+done
+ssw() { grpcurl -plaintext -H "authorization: Bearer $1" -d "$2" "$SIM" "singlewindow.v1.$3"; }
+out=$(ssw "$ESDC" '{"grouping": "REPORT_GROUPING_AGENCY_PAIR_QUARTER"}' FeedbackService/GetSatisfactionReport)
+check "ESDC's report by agency pair shows the legs CRA handed it" \
+  '([.groups[] | select(.key.fromAgency == "agencies/cra-arc" and .key.agency == "agencies/esdc-edsc")] | length) > 0 and .minimumRespondents == 10' "$out"
+out=$(ssw "$CRA" '{}' FeedbackService/GetKeyDrivers)
+check "CRA's key drivers are ranked, with the method named" \
+  '(.drivers | length) == 7 and .suppressed != true and (.method | test("Pearson")) and .drivers[0].priority != null' "$out"
+out=$(ssw "$CRA" '{"states": ["WARNING_STATE_OPEN"], "kinds": ["WARNING_KIND_SCORE_DROP"]}' FeedbackService/ListEarlyWarnings)
+check "CRA's slip this quarter raised a score drop" '(.warnings | length) > 0 and (.warnings[0].summary.en | test("fell from"))' "$out"
+W=$(jq -c '.warnings[0]' <<<"$out")
+out=$(ssw "$CRA" "{\"name\": $(jq .name <<<"$W"), \"etag\": $(jq .etag <<<"$W"),
+  \"action\": \"Added evening call-backs for benefit enquiries.\"}" FeedbackService/AcknowledgeEarlyWarning)
+check "CRA acknowledges it with the action taken" '.state == "WARNING_STATE_ACKNOWLEDGED" and (.action | test("call-backs"))' "$out"
+Q="$(date +%Y)Q$(( ($(date +%-m) + 2) / 3 ))"
+out=$(grpcurl -plaintext -d "{\"quarter\": \"$Q\"}" "$SIM" singlewindow.v1.FeedbackService/GetPublicReport)
+check "the public report answers anyone, per service and channel" '(.rows | length) > 0 and (.fiscalQuarter | test("^[0-9]{4}-[0-9]{2} Q[1-4]$"))' "$out"
+rows=$(jq '.rows | length' <<<"$out")
+"$BIN" report export --quarter "$Q" --out "$tmp/reports" --database-url "sqlite://$tmp/sim.db" 2>"$tmp/export.log" || { cat "$tmp/export.log"; fail "report export"; }
+check "report export writes the same rows as CSV and JSON" ". == true" \
+  "$([ "$(($(wc -l <"$tmp/reports/cx-$Q.csv") - 1))" = "$rows" ] && [ "$(jq '.rows | length' "$tmp/reports/cx-$Q.json")" = "$rows" ] && echo true || echo false)"
+kill -TERM "$sim_pid" 2>/dev/null || true
+wait "$sim_pid" 2>/dev/null || true
 
 # SIGTERM drains and exits cleanly.
 kill -TERM "$pid"
