@@ -11,18 +11,15 @@
 
 #[path = "support/baseline.rs"]
 mod baseline;
+#[path = "support/harness.rs"]
+mod harness;
+
+use harness::{PgDatabase, drive, wait_until_serving};
 
 /// What the baseline inserts.
 const PAYLOAD: &str = "bench citizen payload of some length";
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use single_window::{
     config::ServeArgs,
@@ -31,9 +28,7 @@ use single_window::{
     startup::Application,
     store::{PoolSettings, SchemaStore as _, Store},
 };
-use sqlx::{Connection as _, Executor as _};
 use tonic::{Request, transport::Channel};
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 const CITIZENS: usize = 10_000;
 const READS: usize = 12_000;
@@ -46,49 +41,6 @@ fn authorized<T>(message: T) -> Request<T> {
         format!("Bearer {ESDC}").parse().expect("metadata"),
     );
     request
-}
-
-/// p50 and p99 of `latencies` (microseconds) and calls per second over `elapsed`.
-fn summary(mut latencies: Vec<f64>, elapsed: Duration) -> (f64, f64, f64) {
-    latencies.sort_by(f64::total_cmp);
-    let n = latencies.len();
-    (
-        latencies[n / 2],
-        latencies[(n * 99 / 100).min(n - 1)],
-        n as f64 / elapsed.as_secs_f64(),
-    )
-}
-
-/// Runs `total` calls of `call(i)` over `callers` concurrent tasks.
-async fn drive<F, Fut>(callers: usize, total: usize, call: F) -> (f64, f64, f64)
-where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let (call, next) = (call.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        return latencies;
-                    }
-                    let t = Instant::now();
-                    call(i).await;
-                    latencies.push(t.elapsed().as_secs_f64() * 1e6);
-                }
-            })
-        })
-        .collect();
-    let mut all = Vec::with_capacity(total);
-    for task in tasks {
-        all.extend(task.await.expect("task"));
-    }
-    summary(all, started.elapsed())
 }
 
 fn citizen(i: usize) -> pb::Citizen {
@@ -104,67 +56,6 @@ fn citizen(i: usize) -> pb::Citizen {
             phone: "613-555-0100".to_owned(),
         }),
         ..Default::default()
-    }
-}
-
-/// The PostgreSQL database of this run: created on the bench server, dropped at the end.
-struct PgDatabase {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create(server: &str) -> Self {
-        let name = format!("sw_bench_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(server).await.expect("connect");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name}"
-            )))
-            .await
-            .expect("drop");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create");
-        let (base, _) = server.rsplit_once('/').expect("a database URL");
-        Self {
-            server: server.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-
-    async fn drop_it(self) {
-        let mut admin = sqlx::PgConnection::connect(&self.server)
-            .await
-            .expect("connect");
-        let _ = admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .await;
-    }
-}
-
-async fn wait_until_serving(addr: SocketAddr) {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect_lazy();
-    let mut health = HealthClient::new(channel);
-    loop {
-        let status = health
-            .check(HealthCheckRequest {
-                service: "singlewindow.v1.CitizenService".to_owned(),
-            })
-            .await
-            .map(|r| r.into_inner().status);
-        if matches!(status, Ok(1)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -194,7 +85,7 @@ async fn main() {
     let app = Application::build(args).await.expect("bind");
     let addr = app.local_addr();
     let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
-    wait_until_serving(addr).await;
+    wait_until_serving(addr, "singlewindow.v1.CitizenService").await;
     let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
     println!("records benchmark on {backend}, {CITIZENS} citizens");
 
