@@ -367,6 +367,14 @@ async fn only_the_citizen_or_an_agency_on_the_phone_rates_an_ended_leg_and_only_
             .await
             .expect("a retry answers the first response");
         assert_eq!(retry, first);
+        let reused = rate(&app, &jordan(&app), &leg, scores(2, 2), "r-1")
+            .await
+            .expect_err("the same request_id for another response");
+        assert_eq!(
+            reused.code(),
+            Code::AlreadyExists,
+            "as every write answers it"
+        );
         let second = rate(&app, &jordan(&app), &leg, scores(1, 1), "r-2")
             .await
             .expect_err("one response per leg and respondent");
@@ -697,6 +705,40 @@ async fn key_drivers_rank_first_the_driver_that_moves_satisfaction_and_scores_lo
             };
             served_and_rated(&app, &jordan(&app), given, format!("kd-{i}")).await;
         }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut token = String::new();
+        let mut pages = 0;
+        loop {
+            let page = app
+                .feedback
+                .clone()
+                .list_survey_invitations(req(
+                    &jordan(&app),
+                    pb::ListSurveyInvitationsRequest {
+                        parent: JORDAN.to_owned(),
+                        include_closed: true,
+                        page_size: 5,
+                        page_token: token.clone(),
+                    },
+                ))
+                .await
+                .expect("a page")
+                .into_inner();
+            assert!(page.invitations.len() <= 5);
+            for i in &page.invitations {
+                assert!(seen.insert(i.name.clone()), "no invitation twice");
+            }
+            pages += 1;
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        assert_eq!(
+            (seen.len(), pages),
+            (24, 5),
+            "12 legs and their 12 requests, 5 a page"
+        );
         let drivers = app
             .feedback
             .clone()
@@ -873,9 +915,11 @@ async fn a_planted_drop_and_a_wrong_door_pair_raise_warnings_that_noise_does_not
         }
         let esdc = As::Key(ESDC);
         let drop = wait_for_warning(&app, &esdc, |w| {
+            // The job runs while the responses arrive: wait for the figures over all of them.
             w.kind == pb::WarningKind::ScoreDrop as i32
                 && w.driver == pb::Driver::Satisfaction as i32
                 && w.service.is_empty()
+                && w.current_count == 12
         })
         .await;
         assert_eq!(drop.agency, "agencies/esdc-edsc");
@@ -890,7 +934,7 @@ async fn a_planted_drop_and_a_wrong_door_pair_raise_warnings_that_noise_does_not
                 .is_some_and(|s| s.en.contains("fell from 4.50"))
         );
         let pair = wait_for_warning(&app, &esdc, |w| {
-            w.kind == pb::WarningKind::DeclineRate as i32
+            w.kind == pb::WarningKind::DeclineRate as i32 && w.current_count == 3
         })
         .await;
         assert_eq!(pair.from_agency, "agencies/cra-arc");

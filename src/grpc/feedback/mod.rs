@@ -71,6 +71,23 @@ impl FeedbackApi {
         self.store.clock().now()
     }
 
+    /// Cuts `page` (read with one row more than `size`) to `size`, and the token of the next page
+    /// (empty on the last), resuming after the last row's `cursor`.
+    fn cut<T>(
+        &self,
+        page: &mut Vec<T>,
+        size: usize,
+        binding: &Binding,
+        cursor: impl Fn(&T) -> (i64, String),
+    ) -> Result<String, AppError> {
+        let more = page.len() > size;
+        page.truncate(size);
+        match page.last() {
+            Some(last) if more => self.tokens.encode(binding, &cursor(last)),
+            _ => Ok(String::new()),
+        }
+    }
+
     fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
         self.catalogue.current().ok_or(AppError::Unavailable(
             "the catalogue is loading; retry shortly",
@@ -247,14 +264,9 @@ impl FeedbackService for FeedbackApi {
                 .write_committed(input, |tx, input| Box::pin(invitations::list(tx, input)))
                 .await,
         )?;
-        let more = page.len() > size;
-        page.truncate(size);
-        let next_page_token = match page.last() {
-            Some(last) if more => self
-                .tokens
-                .encode(&binding, &(last.ended.unix_millis(), last.id.clone()))?,
-            _ => String::new(),
-        };
+        let next_page_token = self.cut(&mut page, size, &binding, |s| {
+            (s.ended.unix_millis(), s.id.clone())
+        })?;
         Ok(Response::new(pb::ListSurveyInvitationsResponse {
             invitations: page.iter().map(encode::invitation).collect(),
             next_page_token,
@@ -385,14 +397,9 @@ impl FeedbackService for FeedbackApi {
             })
             .await
             .map_err(AppError::from)?;
-        let more = page.len() > size;
-        page.truncate(size);
-        let next_page_token = match page.last() {
-            Some(last) if more => self
-                .tokens
-                .encode(&binding, &(last.raised.unix_millis(), last.id.clone()))?,
-            _ => String::new(),
-        };
+        let next_page_token = self.cut(&mut page, size, &binding, |w| {
+            (w.raised.unix_millis(), w.id.clone())
+        })?;
         Ok(Response::new(pb::ListEarlyWarningsResponse {
             warnings: page.iter().map(encode::warning).collect(),
             next_page_token,
