@@ -9,7 +9,7 @@ use crate::{
         due::{self, ClockStatus},
         feedback::{Quarter, StandardResult, SubjectKind},
         handoff::LegState,
-        principal::{Principal, TEAMS},
+        principal::Principal,
         request::RequestStatus,
         time::Timestamp,
     },
@@ -32,10 +32,7 @@ pub fn quarter_of(config: &RequestsConfig, at: Timestamp) -> Quarter {
 fn team_of(actor: &str) -> String {
     match Principal::parse(actor, None) {
         Ok(Principal::Agency { team: Some(t), .. }) => t,
-        _ => actor
-            .split_once(&format!("/{TEAMS}/"))
-            .map(|(_, t)| t.to_owned())
-            .unwrap_or_default(),
+        _ => String::new(),
     }
 }
 

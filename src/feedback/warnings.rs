@@ -7,7 +7,6 @@ use std::{collections::BTreeMap, sync::Arc};
 use crate::{
     catalog::Snapshot,
     domain::{
-        citizen::values::date_of,
         due::{self, ClockStatus},
         feedback::{Driver, Quarter},
         time::Timestamp,
@@ -36,12 +35,11 @@ pub struct Evaluate {
 /// The local day of `at` (`2026-11-30`) in the configured zone.
 fn day_of(config: &RequestsConfig, at: Timestamp) -> String {
     let zone = due::time_zone(&config.default_time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let offset = zone
-        .to_offset(jiff::Timestamp::from_millisecond(at.unix_millis()).unwrap_or_default())
-        .seconds();
-    date_of(at.unix_millis() + i64::from(offset) * 1000)
-        .as_str()
-        .to_owned()
+    jiff::Timestamp::from_millisecond(at.unix_millis())
+        .unwrap_or_default()
+        .to_zoned_datetime(zone)
+        .date()
+        .to_string()
 }
 
 /// Evaluates every rule at `input.now`; how many warnings it raised, changed or resolved.

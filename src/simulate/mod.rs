@@ -547,18 +547,8 @@ impl Worker {
             .is_some_and(|c| c.status == pb::ClockStatus::Missed as i32);
         self.ended(&leg.name, &to, false, missed);
         if done.status == pb::RequestStatus::Completed as i32 && self.rng.chance(0.35) {
-            let citizen = self.citizen_of(request);
             let experience = self.experience(id_of(&done.owner_agency), false, missed);
-            let at = self.now().unix_millis() + (self.rng.between(2.0, 72.0) * HOUR as f64) as i64;
-            self.schedule(
-                at,
-                Event::Rate {
-                    subject: request.to_owned(),
-                    citizen,
-                    phone: None,
-                    experience,
-                },
-            );
+            self.rate_later(request, None, experience);
         }
         Ok(())
     }
@@ -589,12 +579,6 @@ impl Worker {
     /// A leg ended: most citizens are invited and some answer online; agencies run a few phone
     /// surveys.
     fn ended(&mut self, leg: &str, agency: &str, declined: bool, missed: bool) {
-        let request = leg
-            .split("/handoffs/")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let citizen = self.citizen_of(&request);
         let phone = if self.rng.chance(0.1) {
             Some(agency.to_owned())
         } else if self.rng.chance(0.6) {
@@ -603,11 +587,18 @@ impl Worker {
             return;
         };
         let experience = self.experience(agency, declined, missed);
+        self.rate_later(leg, phone, experience);
+    }
+
+    /// Schedules a response on `subject` one to 72 hours from now, online or by `phone`.
+    fn rate_later(&mut self, subject: &str, phone: Option<String>, experience: Experience) {
+        let request = subject.split("/handoffs/").next().unwrap_or_default();
+        let citizen = self.citizen_of(request);
         let at = self.now().unix_millis() + (self.rng.between(1.0, 72.0) * HOUR as f64) as i64;
         self.schedule(
             at,
             Event::Rate {
-                subject: leg.to_owned(),
+                subject: subject.to_owned(),
                 citizen,
                 phone,
                 experience,

@@ -198,9 +198,7 @@ pub async fn invitations(tx: &mut Tx, q: &InvitationQuery<'_>) -> StoreResult<Ve
              ORDER BY ended_at_unix_ms DESC, id DESC LIMIT $7"
         )))
         .bind(q.citizen_id).bind(q.agency.unwrap_or("")).bind(q.include_closed)
-        .bind(q.now.unix_millis()).bind(after_at)
-        .bind(if q.after.is_some() { after_id } else { "\u{10FFFF}".to_owned() })
-        .bind(q.limit)
+        .bind(q.now.unix_millis()).bind(after_at).bind(after_id).bind(q.limit)
         .fetch_all(conn).await?
     });
     rows.into_iter().map(decode_subject).collect()
@@ -309,12 +307,38 @@ pub async fn response_tallies(
         sums.join(", "),
         agency_filter(q.agency)
     );
+    let rows = grouped(tx, sql, q).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, v)| {
+            let mut tally = Tally {
+                responses: v[0],
+                contacts: v[1],
+                contacts_said: v[2],
+                ..Tally::default()
+            };
+            for (d, counts) in tally.distribution.iter_mut().enumerate() {
+                for (s, count) in counts.iter_mut().enumerate() {
+                    *count = v[3 + d * 5 + s];
+                }
+            }
+            (key, tally)
+        })
+        .collect())
+}
+
+/// Runs a grouped aggregate `sql` of `q` (its kind bound as `$1`, its agency as `$2` when it has
+/// one) whose columns are the dimensions' keys then integers: each row's key and integers.
+async fn grouped(
+    tx: &mut Tx,
+    sql: String,
+    q: &TallyQuery<'_>,
+) -> StoreResult<Vec<(Vec<String>, Vec<i64>)>> {
     let n = q.dimensions.len();
-    let agency = q.agency.unwrap_or("");
     let rows = on_conn!(tx, conn, DB => {
         use sqlx::Row as _;
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(q.kind.code());
-        if q.agency.is_some() {
+        if let Some(agency) = q.agency {
             query = query.bind(agency);
         }
         let rows = query.fetch_all(conn).await?;
@@ -324,18 +348,11 @@ pub async fn response_tallies(
             for i in 0..n {
                 key.push(row.try_get::<String, _>(i)?);
             }
-            let mut tally = Tally {
-                responses: row.try_get(n)?,
-                contacts: row.try_get(n + 1)?,
-                contacts_said: row.try_get(n + 2)?,
-                ..Tally::default()
-            };
-            for (d, counts) in tally.distribution.iter_mut().enumerate() {
-                for (s, count) in counts.iter_mut().enumerate() {
-                    *count = row.try_get(n + 3 + d * 5 + s)?;
-                }
+            let mut values = Vec::with_capacity(row.len() - n);
+            for i in n..row.len() {
+                values.push(row.try_get::<i64, _>(i)?);
             }
-            out.push((key, tally));
+            out.push((key, values));
         }
         out
     });
@@ -355,32 +372,20 @@ pub async fn subject_tallies(
          FROM survey_subjects WHERE kind = $1{} GROUP BY {columns}",
         agency_filter(q.agency)
     );
-    let n = q.dimensions.len();
-    let agency = q.agency.unwrap_or("");
-    let rows = on_conn!(tx, conn, DB => {
-        use sqlx::Row as _;
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(q.kind.code());
-        if q.agency.is_some() {
-            query = query.bind(agency);
-        }
-        let rows = query.fetch_all(conn).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut key = Vec::with_capacity(n);
-            for i in 0..n {
-                key.push(row.try_get::<String, _>(i)?);
-            }
-            out.push((key, Tally {
-                ended: row.try_get(n)?,
-                offered: row.try_get(n + 1)?,
-                with_standard: row.try_get(n + 2)?,
-                met: row.try_get(n + 3)?,
+    let rows = grouped(tx, sql, q).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, v)| {
+            let tally = Tally {
+                ended: v[0],
+                offered: v[1],
+                with_standard: v[2],
+                met: v[3],
                 ..Tally::default()
-            }));
-        }
-        out
-    });
-    Ok(rows)
+            };
+            (key, tally)
+        })
+        .collect())
 }
 
 /// Which responses key drivers read: one kind, optionally one agency, service and quarter.
