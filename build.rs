@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "singlewindow/v1/routing_service.proto",
         "singlewindow/v1/request_service.proto",
         "singlewindow/v1/feedback_service.proto",
+        "singlewindow/v1/form_service.proto",
     ];
     let fds = protox::compile(files, ["proto"])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);

@@ -8,6 +8,10 @@ use crate::store::StoreError;
 pub struct FieldViolation {
     pub field: String,
     pub description: String,
+    /// The rule broken (`REQUIRED`, `TOO_LONG`), for violations that name one; empty otherwise.
+    pub reason: &'static str,
+    /// The description in the language the caller asked for: (BCP 47 locale, message).
+    pub localized: Option<(&'static str, String)>,
 }
 
 impl FieldViolation {
@@ -16,6 +20,23 @@ impl FieldViolation {
         Self {
             field: field.into(),
             description: description.into(),
+            reason: "",
+            localized: None,
+        }
+    }
+
+    /// A violation of `field` that names the rule broken and says why in a caller's language.
+    pub fn localized(
+        field: impl Into<String>,
+        description: impl Into<String>,
+        reason: &'static str,
+        localized: (&'static str, String),
+    ) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+            reason,
+            localized: Some(localized),
         }
     }
 }
@@ -88,6 +109,9 @@ pub enum AppError {
         /// Why, safe to show.
         description: String,
     },
+    /// A form submission names a retired form version; `replacement` is the version to use.
+    #[error("{name} is retired; use {replacement}")]
+    FormVersionRetired { name: String, replacement: String },
     /// The call's deadline passed.
     #[error("deadline exceeded")]
     DeadlineExceeded,

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod feedback;
 pub mod feeds;
+pub mod forms;
 pub mod grpc;
 pub mod health;
 pub mod proto;

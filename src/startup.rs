@@ -27,11 +27,13 @@ use crate::{
     domain::time::Timestamp,
     feedback,
     feeds::Feeds,
+    forms::FormsConfig,
     grpc::{
         calls::{CallSettings, CallStackLayer, Policies},
         catalog::CatalogApi,
         citizens::CitizenApi,
         feedback::FeedbackApi,
+        forms::FormApi,
         page_token::{PageTokens, TokenKey},
         requests::RequestApi,
         routing::RoutingApi,
@@ -43,6 +45,7 @@ use crate::{
             catalog_service_server::{CatalogServiceServer, SERVICE_NAME as CATALOG_SERVICE},
             citizen_service_server::{CitizenServiceServer, SERVICE_NAME as CITIZEN_SERVICE},
             feedback_service_server::{FeedbackServiceServer, SERVICE_NAME as FEEDBACK_SERVICE},
+            form_service_server::{FormServiceServer, SERVICE_NAME as FORM_SERVICE},
             request_service_server::{RequestServiceServer, SERVICE_NAME as REQUEST_SERVICE},
             routing_service_server::{RoutingServiceServer, SERVICE_NAME as ROUTING_SERVICE},
         },
@@ -287,6 +290,16 @@ fn services(
     ))
     .max_decoding_message_size(decode_limit)
     .max_encoding_message_size(limits.max_response_size);
+    let forms = FormServiceServer::new(FormApi::new(
+        (store.clone(), catalogue.clone()),
+        Arc::new(FormsConfig {
+            keys: records.secrets.keyring.clone(),
+            time_zone: args.time_zone.clone(),
+        }),
+        tokens.clone(),
+    ))
+    .max_decoding_message_size(decode_limit)
+    .max_encoding_message_size(limits.max_response_size);
     let routing = RoutingServiceServer::new(router)
         .max_decoding_message_size(decode_limit)
         .max_encoding_message_size(limits.max_response_size);
@@ -309,6 +322,7 @@ fn services(
         .add_service(routing)
         .add_service(requests)
         .add_service(feedback)
+        .add_service(forms)
         .prepare();
     let calls = CallStackLayer::new(CallSettings {
         policies,
@@ -482,6 +496,7 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
     health.set_service_status(ROUTING_SERVICE, status).await;
     health.set_service_status(REQUEST_SERVICE, status).await;
     health.set_service_status(FEEDBACK_SERVICE, status).await;
+    health.set_service_status(FORM_SERVICE, status).await;
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {

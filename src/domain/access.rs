@@ -29,6 +29,10 @@ coded_enum! {
         RecordFeedback => "record-feedback",
         ListSurveyInvitations => "list-survey-invitations",
         ReadUnsuppressedReport => "read-unsuppressed-report",
+        PrefillForm => "prefill-form",
+        SubmitForm => "submit-form",
+        WriteBack => "write-back",
+        ReadSubmission => "read-submission",
     }
 }
 

@@ -9,6 +9,7 @@ pub mod consent;
 pub mod drivers;
 pub mod due;
 pub mod feedback;
+pub mod form;
 pub mod handoff;
 pub mod names;
 pub mod principal;

@@ -209,6 +209,7 @@ pub fn service(s: &Service) -> pb::Service {
             .map(|e| names::format(LIFE_EVENTS, e))
             .collect(),
         standards: s.standards.iter().map(standard).collect(),
+        forms: Vec::new(),
     }
 }
 

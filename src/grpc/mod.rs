@@ -8,6 +8,7 @@ pub mod citizens;
 pub mod codec;
 pub(crate) mod convert;
 pub mod feedback;
+pub mod forms;
 pub mod page_token;
 pub(crate) mod request;
 pub mod requests;

@@ -62,9 +62,22 @@ impl From<AppError> for Status {
                     &message,
                     ErrorReason::InvalidArgument,
                     |d| {
-                        for v in &violations {
-                            d.add_bad_request_violation(v.field.clone(), v.description.clone());
-                        }
+                        d.set_bad_request(
+                            violations
+                                .iter()
+                                .map(|v| tonic_types::FieldViolation {
+                                    field: v.field.clone(),
+                                    description: v.description.clone(),
+                                    reason: v.reason.to_owned(),
+                                    localized_message: v.localized.as_ref().map(
+                                        |(locale, message)| tonic_types::LocalizedMessage {
+                                            locale: (*locale).to_owned(),
+                                            message: message.clone(),
+                                        },
+                                    ),
+                                })
+                                .collect::<Vec<_>>(),
+                        );
                     },
                 )
             }
@@ -151,6 +164,22 @@ impl From<AppError> for Status {
                         condition,
                         subject.clone(),
                         description.clone(),
+                    );
+                },
+            ),
+            AppError::FormVersionRetired { name, replacement } => status_with(
+                Code::FailedPrecondition,
+                &format!("{name} is retired; fill in {replacement} instead"),
+                ErrorReason::FormVersionRetired,
+                HashMap::from([
+                    ("resource_name".to_owned(), name.clone()),
+                    ("replacement".to_owned(), replacement.clone()),
+                ]),
+                |d| {
+                    d.add_precondition_failure_violation(
+                        "FORM_VERSION_RETIRED",
+                        name.clone(),
+                        format!("retired; use {replacement}"),
                     );
                 },
             ),

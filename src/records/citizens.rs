@@ -138,7 +138,7 @@ pub struct Get {
 }
 
 /// What a caller may see of a citizen for `purpose`: `None` when it may see nothing.
-async fn visible(
+pub(crate) async fn visible(
     tx: &mut Tx,
     to: &Toward,
     id: &str,
@@ -267,7 +267,12 @@ pub async fn update(tx: &mut Tx, input: &Update) -> Answer<(Citizen, Categories)
 
 /// Records a change notice for every agency with a live notify-of-changes consent covering what
 /// changed. Nothing after a deceased date, except the notice of the death itself.
-async fn notify(tx: &mut Tx, old: &Citizen, new: &Citizen, now: Timestamp) -> StoreResult<()> {
+pub(crate) async fn notify(
+    tx: &mut Tx,
+    old: &Citizen,
+    new: &Citizen,
+    now: Timestamp,
+) -> StoreResult<()> {
     let (o, n) = (&old.details, &new.details);
     if o.identity.deceased_date.is_some() {
         return Ok(());

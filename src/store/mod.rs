@@ -38,6 +38,7 @@ pub mod conformance;
 pub mod consent_sql;
 mod error;
 pub mod feedback_sql;
+pub mod form_sql;
 pub mod idempotency_sql;
 pub mod notice_sql;
 mod postgres;
@@ -46,6 +47,7 @@ pub mod request_sql;
 mod schema;
 mod sqlite;
 mod sqlite_writer;
+pub mod submission_sql;
 mod tx;
 pub mod warning_sql;
 

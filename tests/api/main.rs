@@ -8,6 +8,7 @@ mod citizen_matrix;
 mod citizens;
 mod faults;
 mod feedback;
+mod forms;
 mod helpers;
 mod lifecycle;
 mod limits;

@@ -36,6 +36,8 @@ const AGENCIES_AND_AUDITORS: Callers =
     Callers::only(&[PrincipalKind::Agency, PrincipalKind::Auditor]);
 const PORTALS_AND_AUDITORS: Callers =
     Callers::only(&[PrincipalKind::Portal, PrincipalKind::Auditor]);
+const AGENCIES_AND_ADMINISTRATORS: Callers =
+    Callers::only(&[PrincipalKind::Agency, PrincipalKind::Administrator]);
 
 /// Every method the server serves and who may call it. Later services add their methods here
 /// with the principals allowed.
@@ -188,6 +190,48 @@ pub const ACCESS: &[(&str, Callers)] = &[
     (
         "/singlewindow.v1.FeedbackService/GetPublicReport",
         Callers::ANYONE,
+    ),
+    (
+        "/singlewindow.v1.FormService/CreateForm",
+        AGENCIES_AND_ADMINISTRATORS,
+    ),
+    ("/singlewindow.v1.FormService/GetForm", Callers::ANYONE),
+    ("/singlewindow.v1.FormService/ListForms", Callers::ANYONE),
+    (
+        "/singlewindow.v1.FormService/UpdateForm",
+        AGENCIES_AND_ADMINISTRATORS,
+    ),
+    (
+        "/singlewindow.v1.FormService/PublishFormVersion",
+        AGENCIES_AND_ADMINISTRATORS,
+    ),
+    (
+        "/singlewindow.v1.FormService/RetireFormVersion",
+        AGENCIES_AND_ADMINISTRATORS,
+    ),
+    (
+        "/singlewindow.v1.FormService/AdoptForm",
+        AGENCIES_AND_ADMINISTRATORS,
+    ),
+    (
+        "/singlewindow.v1.FormService/ValidateAnswers",
+        Callers::ANYONE,
+    ),
+    (
+        "/singlewindow.v1.FormService/PrefillForm",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.FormService/SubmitForm",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.FormService/GetSubmission",
+        AGENCIES_AND_PORTALS,
+    ),
+    (
+        "/singlewindow.v1.FormService/ListSubmissions",
+        AGENCIES_AND_PORTALS,
     ),
     ("/grpc.health.v1.Health/Check", Callers::ANYONE),
     ("/grpc.health.v1.Health/Watch", Callers::ANYONE),

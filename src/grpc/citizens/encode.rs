@@ -5,8 +5,8 @@ use crate::{
     domain::{
         access::{AccessEvent, Action, Outcome},
         citizen::{
-            IdentifierScheme,
-            record::{AccessibilityNeed, AddressKind, Circumstance, Citizen, Language},
+            Identifier, IdentifierScheme,
+            record::{AccessibilityNeed, Address, AddressKind, Circumstance, Citizen, Language},
             representation::{Representation, RepresentationKind},
         },
         consent::{Categories, Category, Purpose},
@@ -118,21 +118,7 @@ pub fn citizen(c: &Citizen, shown: Categories) -> pb::Citizen {
             email: d.contact.email.clone(),
             phone: d.contact.phone.clone(),
         }),
-        addresses: d
-            .addresses
-            .iter()
-            .map(|a| pb::Address {
-                kind: match a.kind {
-                    AddressKind::Residential => pb::AddressKind::Residential,
-                    AddressKind::Mailing => pb::AddressKind::Mailing,
-                } as i32,
-                line1: a.line1.clone(),
-                line2: a.line2.clone(),
-                city: a.city.clone(),
-                province: a.province.code().to_owned(),
-                postal_code: a.postal_code.to_string(),
-            })
-            .collect(),
+        addresses: d.addresses.iter().map(address).collect(),
         preferences: show(Category::Preferences).then(|| pb::Preferences {
             language: match d.preferences.language {
                 None => pb::Language::Unspecified,
@@ -161,28 +147,40 @@ pub fn citizen(c: &Citizen, shown: Categories) -> pb::Citizen {
                 .map(|c| circumstance(*c) as i32)
                 .collect(),
         }),
-        identifiers: d
-            .identifiers
-            .iter()
-            .map(|i| {
-                let (scheme, province) = match i.scheme() {
-                    IdentifierScheme::Sin => (pb::IdentifierScheme::Sin, String::new()),
-                    IdentifierScheme::Passport => (pb::IdentifierScheme::Passport, String::new()),
-                    IdentifierScheme::HealthCard(p) => {
-                        (pb::IdentifierScheme::HealthCard, p.code().to_owned())
-                    }
-                };
-                pb::Identifier {
-                    scheme: scheme as i32,
-                    province,
-                    value: i.value().to_owned(),
-                }
-            })
-            .collect(),
+        identifiers: d.identifiers.iter().map(identifier).collect(),
         categories: categories(shown),
         etag: c.etag(),
         create_time: Some(timestamp(c.created)),
         update_time: Some(timestamp(c.updated)),
+    }
+}
+
+/// An address of the record (or a form's answer).
+pub(crate) fn address(a: &Address) -> pb::Address {
+    pb::Address {
+        kind: match a.kind {
+            AddressKind::Residential => pb::AddressKind::Residential,
+            AddressKind::Mailing => pb::AddressKind::Mailing,
+        } as i32,
+        line1: a.line1.clone(),
+        line2: a.line2.clone(),
+        city: a.city.clone(),
+        province: a.province.code().to_owned(),
+        postal_code: a.postal_code.to_string(),
+    }
+}
+
+/// An identifier of the record (or a form's answer).
+pub(crate) fn identifier(i: &Identifier) -> pb::Identifier {
+    let (scheme, province) = match i.scheme() {
+        IdentifierScheme::Sin => (pb::IdentifierScheme::Sin, String::new()),
+        IdentifierScheme::Passport => (pb::IdentifierScheme::Passport, String::new()),
+        IdentifierScheme::HealthCard(p) => (pb::IdentifierScheme::HealthCard, p.code().to_owned()),
+    };
+    pb::Identifier {
+        scheme: scheme as i32,
+        province,
+        value: i.value().to_owned(),
     }
 }
 
@@ -270,6 +268,10 @@ fn action(a: Action) -> pb::AccessAction {
         Action::RecordFeedback => P::RecordFeedback,
         Action::ListSurveyInvitations => P::ListSurveyInvitations,
         Action::ReadUnsuppressedReport => P::ReadUnsuppressedReport,
+        Action::PrefillForm => P::PrefillForm,
+        Action::SubmitForm => P::SubmitForm,
+        Action::WriteBack => P::WriteBack,
+        Action::ReadSubmission => P::ReadSubmission,
     }
 }
 
