@@ -4,8 +4,8 @@
 //! log in the same transaction.
 
 pub mod definitions;
-// pub mod prefill;
-// pub mod submissions;
+pub mod prefill;
+pub mod submissions;
 
 use std::{
     collections::HashMap,

@@ -562,3 +562,32 @@ pub async fn any(tx: &mut Tx) -> StoreResult<bool> {
     });
     Ok(n > 0)
 }
+
+/// A version's state and replacement, if it exists (without its definition).
+pub async fn state(
+    tx: &mut Tx,
+    form_id: &str,
+    number: i64,
+) -> StoreResult<Option<(VersionState, Option<i64>)>> {
+    let row: Option<(String, Option<i64>)> = on_conn!(tx, conn, DB => {
+        sqlx::query_as("SELECT state, replacement FROM form_versions WHERE form_id = $1 AND number = $2")
+            .bind(form_id).bind(number).fetch_optional(conn).await?
+    });
+    row.map(|(state, replacement)| {
+        VersionState::from_code(&state)
+            .map(|s| (s, replacement))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("form version {form_id}/{number}: unreadable state"))
+            })
+    })
+    .transpose()
+}
+
+/// Whether the form is linked to `service_id`.
+pub async fn linked(tx: &mut Tx, form_id: &str, service_id: &str) -> StoreResult<bool> {
+    let row: Option<(i64,)> = on_conn!(tx, conn, DB => {
+        sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM form_links WHERE form_id = $1 AND service_id = $2")
+            .bind(form_id).bind(service_id).fetch_optional(conn).await?
+    });
+    Ok(row.is_some())
+}

@@ -8,9 +8,36 @@ use tonic_types::StatusExt as _;
 
 use crate::{
     assert_error,
-    citizens::{ADMIN, As, CRA, ESDC, req},
+    citizens::{self, ADMIN, As, CRA, ESDC, JORDAN, jordan, req},
     helpers::{TestApp, backends},
 };
+use single_window::proto::v1::{ConsentCategory as Cat, ConsentPurpose as Purpose};
+
+/// The one number `sql` selects from the test database.
+async fn count(app: &TestApp, backend: single_window::store::Backend, sql: &str) -> i64 {
+    use sqlx::Connection as _;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match backend {
+        single_window::store::Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&app.db.url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut c)
+                .await
+                .expect("count")
+        }
+        single_window::store::Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&app.db.url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut c)
+                .await
+                .expect("count")
+        }
+    }
+}
 
 pub const EI: &str = "services/1003";
 pub const OAS: &str = "services/1001";
@@ -631,5 +658,807 @@ async fn another_agency_adopts_a_published_form_for_its_own_service_and_lists_fi
             .expect("listed")
             .into_inner();
         assert!(own.forms.iter().any(|f| f.form == "forms/draft-only"));
+    }
+}
+
+/// A contact-details form that prefills from the record and writes the email and the residential
+/// address back, with a SIN and a bank account (both sealed at rest).
+pub fn contact_form() -> pb::Form {
+    let mut given = field("given_name", T::ShortText, true);
+    given.prefill = "identity.given_name".into();
+    given.constraints = Some(pb::FieldConstraints {
+        max_length: Some(100),
+        ..Default::default()
+    });
+    let mut email = field("email", T::Email, true);
+    email.prefill = "contact.email".into();
+    email.write_back = true;
+    let mut home = field("home", T::Address, true);
+    home.prefill = "addresses.residential".into();
+    home.write_back = true;
+    let mut sin = field("sin", T::Identifier, false);
+    sin.identifier_scheme = pb::IdentifierScheme::Sin as i32;
+    sin.prefill = "identifiers.sin".into();
+    let bank = field("bank", T::BankAccount, false);
+    pb::Form {
+        title: text("Contact details", "Coordonnées"),
+        fields: vec![given, email, home, sin, bank],
+        services: vec![EI.to_owned()],
+        ..Default::default()
+    }
+}
+
+fn address(line1: &str, city: &str, province: &str, postal: &str) -> Value {
+    Value::Address(pb::Address {
+        kind: 0,
+        line1: line1.into(),
+        line2: String::new(),
+        city: city.into(),
+        province: province.into(),
+        postal_code: postal.into(),
+    })
+}
+
+fn contact_answers(email: &str) -> Vec<pb::Answer> {
+    vec![
+        answer("given_name", t("Jordan")),
+        answer("email", t(email)),
+        answer("home", address("1 Rideau St", "Ottawa", "ON", "K1N 8S7")),
+        answer(
+            "sin",
+            Value::Identifier(pb::Identifier {
+                scheme: pb::IdentifierScheme::Sin as i32,
+                province: String::new(),
+                value: "130 692 544".into(),
+            }),
+        ),
+        answer(
+            "bank",
+            Value::BankAccount(pb::BankAccount {
+                institution: "004".into(),
+                transit: "12345".into(),
+                account: "1234567".into(),
+            }),
+        ),
+    ]
+}
+
+pub async fn submit(
+    app: &TestApp,
+    who: &As,
+    form: &str,
+    answers: Vec<pb::Answer>,
+    request_id: &str,
+) -> Result<pb::Submission, Status> {
+    let channel = if matches!(who, As::Portal(_)) {
+        0
+    } else {
+        pb::Channel::InPerson as i32
+    };
+    app.forms
+        .clone()
+        .submit_form(req(
+            who,
+            pb::SubmitFormRequest {
+                form_version: form.to_owned(),
+                citizen: JORDAN.to_owned(),
+                service: EI.to_owned(),
+                channel,
+                answers,
+                request_id: request_id.to_owned(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn contact_published(app: &TestApp) -> pb::Form {
+    let draft = create(app, &As::Key(ESDC), "contact-details", contact_form())
+        .await
+        .expect("created");
+    publish(app, &As::Key(ESDC), &draft)
+        .await
+        .expect("published")
+}
+
+async fn prefill(app: &TestApp, who: &As, name: &str) -> Result<pb::PrefillFormResponse, Status> {
+    app.forms
+        .clone()
+        .prefill_form(req(
+            who,
+            pb::PrefillFormRequest {
+                name: name.to_owned(),
+                citizen: JORDAN.to_owned(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// The access actions of Jordan's log, in order.
+async fn actions(app: &TestApp) -> Vec<(i32, i32)> {
+    let log = citizens::events(app, &jordan(app), JORDAN, 0)
+        .await
+        .expect("her log");
+    log.events.iter().map(|e| (e.action, e.outcome)).collect()
+}
+
+#[tokio::test]
+async fn prefill_reads_only_what_the_prefill_consent_grants_and_says_where_each_answer_came_from() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let form = contact_published(&app).await;
+        let status = prefill(&app, &As::Key(CRA), "forms/contact-details")
+            .await
+            .expect_err("no consent");
+        assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED", None);
+        let status = prefill(&app, &As::Key(CRA), "forms/contact-details/versions/9")
+            .await
+            .expect_err("no version");
+        assert_error(&status, Code::NotFound, "RESOURCE_NOT_FOUND", None);
+
+        let consent = citizens::grant(
+            &app,
+            &jordan(&app),
+            JORDAN,
+            citizens::consent("cra-arc", Purpose::Prefill, &[Cat::Contact]),
+        )
+        .await
+        .expect("granted");
+        let read = prefill(&app, &As::Key(CRA), "forms/contact-details")
+            .await
+            .expect("prefilled");
+        assert_eq!(read.form, form.name);
+        assert_eq!(
+            read.answers
+                .iter()
+                .map(|a| a.field.as_str())
+                .collect::<Vec<_>>(),
+            ["email"]
+        );
+        let source = read.answers[0].source.as_ref().expect("a source");
+        assert_eq!(source.record_field, "contact.email");
+        assert_eq!(source.citizen, JORDAN);
+        assert_eq!(source.consent, consent.name);
+        assert_eq!(
+            read.withheld,
+            ["given_name", "home", "sin"],
+            "no consent for these categories"
+        );
+
+        let own = prefill(&app, &jordan(&app), "forms/contact-details")
+            .await
+            .expect("her own");
+        assert_eq!(
+            own.answers
+                .iter()
+                .map(|a| a.field.as_str())
+                .collect::<Vec<_>>(),
+            ["given_name", "email", "home", "sin"]
+        );
+        assert!(own.withheld.is_empty());
+        assert!(
+            own.answers
+                .iter()
+                .all(|a| a.source.as_ref().is_some_and(|s| s.consent.is_empty()))
+        );
+
+        let prefills: Vec<i32> = actions(&app)
+            .await
+            .into_iter()
+            .filter(|(a, _)| *a == pb::AccessAction::PrefillForm as i32)
+            .map(|(_, o)| o)
+            .collect();
+        assert_eq!(
+            prefills,
+            [
+                pb::AccessOutcome::Denied as i32,
+                pb::AccessOutcome::Allowed as i32,
+                pb::AccessOutcome::Allowed as i32
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_submission_writes_back_under_consent_and_an_address_change_notifies_the_agencies_told() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let form = contact_published(&app).await;
+        let me = jordan(&app);
+        citizens::grant(
+            &app,
+            &me,
+            JORDAN,
+            citizens::consent("cra-arc", Purpose::NotifyOfChanges, &[Cat::Address]),
+        )
+        .await
+        .expect("notify CRA");
+
+        // An agency without a service delivery consent may not submit for her.
+        let status = submit(
+            &app,
+            &As::Key(ESDC),
+            &form.name,
+            contact_answers("jordan@example.ca"),
+            "",
+        )
+        .await
+        .expect_err("no consent");
+        assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED", None);
+        citizens::grant(
+            &app,
+            &me,
+            JORDAN,
+            citizens::consent("esdc-edsc", Purpose::ServiceDelivery, &[Cat::Contact]),
+        )
+        .await
+        .expect("delivery");
+        let by_agency = submit(
+            &app,
+            &As::Key(ESDC),
+            &form.name,
+            contact_answers("agency@example.ca"),
+            "",
+        )
+        .await
+        .expect("submitted");
+        let outcomes: Vec<(String, i32)> = by_agency
+            .write_backs
+            .iter()
+            .map(|w| (w.field.clone(), w.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (
+                    "email".to_owned(),
+                    pb::WriteBackOutcome::NotPermitted as i32
+                ),
+                ("home".to_owned(), pb::WriteBackOutcome::NotPermitted as i32)
+            ],
+            "no record maintenance consent"
+        );
+        let record = citizens::get(&app, &me, JORDAN, Purpose::Unspecified, &[])
+            .await
+            .expect("her record");
+        assert_ne!(
+            record.contact.as_ref().map(|c| c.email.as_str()),
+            Some("agency@example.ca")
+        );
+
+        // Her own portal writes both back; the address change is a notice for CRA.
+        let own = submit(
+            &app,
+            &me,
+            &form.name,
+            contact_answers("jordan@example.ca"),
+            "",
+        )
+        .await
+        .expect("submitted");
+        let outcomes: Vec<i32> = own.write_backs.iter().map(|w| w.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                pb::WriteBackOutcome::Written as i32,
+                pb::WriteBackOutcome::Written as i32
+            ]
+        );
+        assert_eq!(own.channel, pb::Channel::Online as i32);
+        let record = citizens::get(&app, &me, JORDAN, Purpose::Unspecified, &[])
+            .await
+            .expect("her record");
+        assert_eq!(
+            record.contact.as_ref().map(|c| c.email.as_str()),
+            Some("jordan@example.ca")
+        );
+        let home = record
+            .addresses
+            .iter()
+            .find(|a| a.kind == pb::AddressKind::Residential as i32)
+            .expect("home");
+        assert_eq!(
+            (home.line1.as_str(), home.postal_code.as_str()),
+            ("1 Rideau St", "K1N 8S7")
+        );
+        let again = submit(
+            &app,
+            &me,
+            &form.name,
+            contact_answers("jordan@example.ca"),
+            "",
+        )
+        .await
+        .expect("again");
+        assert!(
+            again
+                .write_backs
+                .iter()
+                .all(|w| w.outcome == pb::WriteBackOutcome::Unchanged as i32)
+        );
+        let notices = app
+            .citizens
+            .clone()
+            .list_change_notices(req(
+                &As::Key(CRA),
+                pb::ListChangeNoticesRequest {
+                    after_position: 0,
+                    page_size: 0,
+                },
+            ))
+            .await
+            .expect("listed")
+            .into_inner();
+        let kinds: Vec<i32> = notices.notices.iter().map(|n| n.kind).collect();
+        assert_eq!(
+            kinds,
+            [pb::ChangeKind::Address as i32],
+            "CRA is told of the address only"
+        );
+
+        // ESDC with a record maintenance consent for contact writes the email only.
+        citizens::grant(
+            &app,
+            &me,
+            JORDAN,
+            citizens::consent("esdc-edsc", Purpose::RecordMaintenance, &[Cat::Contact]),
+        )
+        .await
+        .expect("maintenance");
+        let mut answers = contact_answers("desk@example.ca");
+        answers[2] = answer("home", address("2 Rideau St", "Ottawa", "ON", "K1N 8S7"));
+        let written = submit(&app, &As::Key(ESDC), &form.name, answers, "")
+            .await
+            .expect("submitted");
+        let outcomes: Vec<i32> = written.write_backs.iter().map(|w| w.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                pb::WriteBackOutcome::Written as i32,
+                pb::WriteBackOutcome::NotPermitted as i32
+            ]
+        );
+        let log = actions(&app).await;
+        let count = |action: pb::AccessAction, outcome: pb::AccessOutcome| {
+            log.iter()
+                .filter(|(a, o)| *a == action as i32 && *o == outcome as i32)
+                .count()
+        };
+        assert_eq!(
+            count(pb::AccessAction::SubmitForm, pb::AccessOutcome::Denied),
+            1
+        );
+        assert_eq!(
+            count(pb::AccessAction::SubmitForm, pb::AccessOutcome::Allowed),
+            4
+        );
+        assert_eq!(
+            count(pb::AccessAction::WriteBack, pb::AccessOutcome::Allowed),
+            2
+        );
+        assert_eq!(
+            count(pb::AccessAction::WriteBack, pb::AccessOutcome::Denied),
+            2
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_submission_is_idempotent_pinned_to_its_version_and_refused_once_that_version_is_retired()
+{
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let v1 = contact_published(&app).await;
+        let me = jordan(&app);
+        let first = submit(
+            &app,
+            &me,
+            &v1.name,
+            contact_answers("jordan@example.ca"),
+            "retry-1",
+        )
+        .await
+        .expect("submitted");
+        let retry = submit(
+            &app,
+            &me,
+            &v1.name,
+            contact_answers("jordan@example.ca"),
+            "retry-1",
+        )
+        .await
+        .expect("retried");
+        assert_eq!(
+            retry.name, first.name,
+            "a retry answers the first submission"
+        );
+        let status = submit(
+            &app,
+            &me,
+            &v1.name,
+            contact_answers("other@example.ca"),
+            "retry-1",
+        )
+        .await
+        .expect_err("reused");
+        assert_error(&status, Code::AlreadyExists, "ALREADY_EXISTS", None);
+
+        // A newer version does not invalidate the old one.
+        let mut edit = contact_form();
+        edit.name = "forms/contact-details".into();
+        edit.etag = v1.etag.clone();
+        edit.fields.push(field("note", T::LongText, false));
+        let draft = app
+            .forms
+            .clone()
+            .update_form(req(
+                &As::Key(ESDC),
+                pb::UpdateFormRequest {
+                    form: Some(edit),
+                    update_mask: None,
+                },
+            ))
+            .await
+            .expect("edited")
+            .into_inner();
+        let v2 = publish(&app, &As::Key(ESDC), &draft).await.expect("v2");
+        let pinned = submit(
+            &app,
+            &me,
+            &v1.name,
+            contact_answers("jordan@example.ca"),
+            "",
+        )
+        .await
+        .expect("v1 still valid");
+        assert_eq!(pinned.form_version, v1.name);
+        let status = submit(&app, &me, &v1.name, vec![answer("note", t("hi"))], "")
+            .await
+            .expect_err("v1 has no note");
+        assert_eq!(
+            violations(&status)
+                .iter()
+                .find(|v| v.0 == "note")
+                .map(|v| v.1.as_str()),
+            Some("UNKNOWN_FIELD")
+        );
+
+        let v1 = get(&app, &As::Public, &v1.name).await.expect("v1");
+        app.forms
+            .clone()
+            .retire_form_version(req(
+                &As::Key(ESDC),
+                pb::RetireFormVersionRequest {
+                    name: v1.name.clone(),
+                    replacement: v2.name.clone(),
+                    etag: v1.etag.clone(),
+                },
+            ))
+            .await
+            .expect("retired");
+        let status = submit(
+            &app,
+            &me,
+            &v1.name,
+            contact_answers("jordan@example.ca"),
+            "",
+        )
+        .await
+        .expect_err("retired");
+        assert_error(
+            &status,
+            Code::FailedPrecondition,
+            "FORM_VERSION_RETIRED",
+            None,
+        );
+        let info = status
+            .get_error_details()
+            .error_info()
+            .cloned()
+            .expect("ErrorInfo");
+        assert_eq!(info.metadata.get("replacement"), Some(&v2.name));
+
+        // The submission reads back whole for her and for the recipient, not for others.
+        let read = |who: As, name: String| {
+            let mut c = app.forms.clone();
+            async move {
+                c.get_submission(req(&who, pb::GetSubmissionRequest { name, fhir: false }))
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        };
+        let mine = read(me.clone(), first.name.clone()).await.expect("hers");
+        assert_eq!(mine.answers, first.answers);
+        assert_eq!(mine.recipient, "agencies/esdc-edsc");
+        let recipient = read(As::Key(ESDC), first.name.clone())
+            .await
+            .expect("the recipient's");
+        assert_eq!(recipient.answers.len(), 5);
+        let status = read(As::Key(CRA), first.name.clone())
+            .await
+            .expect_err("not CRA's");
+        assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED", None);
+        let status = read(
+            As::Key(CRA),
+            "forms/contact-details/submissions/0123456789abcdef01234567".into(),
+        )
+        .await
+        .expect_err("none");
+        assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED", None);
+
+        let listed = app
+            .forms
+            .clone()
+            .list_submissions(req(
+                &me,
+                pb::ListSubmissionsRequest {
+                    parent: "forms/-".into(),
+                    page_size: 1,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("listed")
+            .into_inner();
+        assert_eq!(listed.submissions.len(), 1);
+        assert!(
+            listed.submissions[0].answers.is_empty(),
+            "lists carry no answers"
+        );
+        assert!(!listed.next_page_token.is_empty());
+        let cra = app
+            .forms
+            .clone()
+            .list_submissions(req(
+                &As::Key(CRA),
+                pb::ListSubmissionsRequest {
+                    parent: "forms/contact-details".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("listed")
+            .into_inner();
+        assert!(
+            cra.submissions.is_empty(),
+            "CRA neither sent nor received any"
+        );
+
+        // Identifiers and bank accounts are sealed at rest.
+        let clear = count(&app, backend, "SELECT COUNT(*) FROM submission_answers WHERE path IN ('sin', 'bank') AND value IS NOT NULL").await;
+        let sealed = count(&app, backend, "SELECT COUNT(*) FROM submission_answers WHERE path IN ('sin', 'bank') AND ciphertext IS NOT NULL").await;
+        assert_eq!((clear, sealed), (0, 4));
+    }
+}
+
+/// The R4 item types (Questionnaire.item.type's required binding).
+const ITEM_TYPES: &[&str] = &[
+    "group",
+    "display",
+    "boolean",
+    "decimal",
+    "integer",
+    "date",
+    "dateTime",
+    "time",
+    "string",
+    "text",
+    "url",
+    "choice",
+    "open-choice",
+    "attachment",
+    "reference",
+    "quantity",
+];
+
+/// Whether `o` has exactly one member named `value…` (`prefix` `value` or `answer`).
+fn one_choice_of(o: &serde_json::Value, prefix: &str) -> bool {
+    o.as_object().is_some_and(|m| {
+        m.keys()
+            .filter(|k| k.starts_with(prefix) && k.len() > prefix.len())
+            .count()
+            == 1
+    })
+}
+
+/// Checks the elements R4's Questionnaire structure definition requires (cardinality 1..1 and
+/// required bindings) on `items`, recursively.
+fn check_questionnaire_items(items: &[serde_json::Value]) {
+    for item in items {
+        assert!(item["linkId"].is_string(), "item.linkId 1..1: {item}");
+        assert!(
+            ITEM_TYPES.contains(&item["type"].as_str().unwrap_or("")),
+            "item.type 1..1: {item}"
+        );
+        for option in item["answerOption"].as_array().into_iter().flatten() {
+            assert!(
+                one_choice_of(option, "value"),
+                "answerOption.value[x] 1..1: {option}"
+            );
+        }
+        let when = item["enableWhen"].as_array().cloned().unwrap_or_default();
+        for w in &when {
+            assert!(w["question"].is_string(), "enableWhen.question 1..1");
+            assert!(
+                ["exists", "=", "!=", ">", "<", ">=", "<="]
+                    .contains(&w["operator"].as_str().unwrap_or("")),
+                "operator"
+            );
+            assert!(one_choice_of(w, "answer"), "enableWhen.answer[x] 1..1: {w}");
+        }
+        if when.len() > 1 {
+            assert!(
+                item["enableBehavior"].is_string(),
+                "que-12: enableBehavior with several enableWhen"
+            );
+        }
+        for e in item["extension"].as_array().into_iter().flatten() {
+            assert!(e["url"].is_string(), "extension.url 1..1");
+        }
+        check_questionnaire_items(
+            item["item"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        );
+    }
+}
+
+/// The same for QuestionnaireResponse items (qrs-1: an answer or items, never both).
+fn check_response_items(items: &[serde_json::Value]) {
+    for item in items {
+        assert!(item["linkId"].is_string(), "item.linkId 1..1: {item}");
+        assert!(
+            !(item.get("answer").is_some() && item.get("item").is_some()),
+            "qrs-1: {item}"
+        );
+        for answer in item["answer"].as_array().into_iter().flatten() {
+            assert!(
+                one_choice_of(answer, "value"),
+                "answer.value[x] 1..1: {answer}"
+            );
+        }
+        check_response_items(
+            item["item"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        );
+    }
+}
+
+#[tokio::test]
+async fn forms_and_submissions_round_trip_through_fhir_questionnaires() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let contact = contact_published(&app).await;
+        let moving = published(&app, "moving-notice").await;
+        for form in [&contact, &moving] {
+            let read = app
+                .forms
+                .clone()
+                .get_form(req(
+                    &As::Public,
+                    pb::GetFormRequest {
+                        name: form.name.clone(),
+                        fhir: true,
+                    },
+                ))
+                .await
+                .expect("read")
+                .into_inner();
+            let q: serde_json::Value =
+                serde_json::from_str(&read.fhir_questionnaire).expect("JSON");
+            assert_eq!(q["resourceType"], "Questionnaire");
+            assert_eq!(q["status"], "active", "Questionnaire.status 1..1");
+            assert_eq!(q["version"], "1");
+            check_questionnaire_items(q["item"].as_array().expect("items"));
+        }
+        let q: serde_json::Value = serde_json::from_str(
+            &app.forms
+                .clone()
+                .get_form(req(
+                    &As::Public,
+                    pb::GetFormRequest {
+                        name: moving.name.clone(),
+                        fhir: true,
+                    },
+                ))
+                .await
+                .expect("read")
+                .into_inner()
+                .fhir_questionnaire,
+        )
+        .expect("JSON");
+        let why = &q["item"][3];
+        assert_eq!(why["enableWhen"][0]["question"], "abroad");
+        assert_eq!(why["enableWhen"][0]["answerCoding"]["code"], "yes");
+        assert_eq!(
+            q["_title"]["extension"][0]["extension"][1]["valueString"],
+            "Déménagement"
+        );
+
+        let me = jordan(&app);
+        let first = submit(
+            &app,
+            &me,
+            &contact.name,
+            contact_answers("jordan@example.ca"),
+            "",
+        )
+        .await
+        .expect("submitted");
+        let read = app
+            .forms
+            .clone()
+            .get_submission(req(
+                &me,
+                pb::GetSubmissionRequest {
+                    name: first.name.clone(),
+                    fhir: true,
+                },
+            ))
+            .await
+            .expect("read")
+            .into_inner();
+        let r: serde_json::Value =
+            serde_json::from_str(&read.fhir_questionnaire_response).expect("JSON");
+        assert_eq!(r["resourceType"], "QuestionnaireResponse");
+        assert!(
+            [
+                "in-progress",
+                "completed",
+                "amended",
+                "entered-in-error",
+                "stopped"
+            ]
+            .contains(&r["status"].as_str().unwrap_or(""))
+        );
+        assert_eq!(
+            r["questionnaire"],
+            "urn:single-window:fhir:forms/contact-details|1"
+        );
+        check_response_items(r["item"].as_array().expect("items"));
+
+        let again = app
+            .forms
+            .clone()
+            .submit_form(req(
+                &me,
+                pb::SubmitFormRequest {
+                    form_version: contact.name.clone(),
+                    citizen: JORDAN.to_owned(),
+                    service: EI.to_owned(),
+                    fhir_questionnaire_response: read.fhir_questionnaire_response.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("submitted as FHIR")
+            .into_inner();
+        assert_eq!(again.answers, first.answers, "the same answers back");
+        let status = app
+            .forms
+            .clone()
+            .submit_form(req(
+                &me,
+                pb::SubmitFormRequest {
+                    form_version: contact.name.clone(),
+                    citizen: JORDAN.to_owned(),
+                    service: EI.to_owned(),
+                    fhir_questionnaire_response: "{\"resourceType\": \"Patient\"}".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect_err("not a response");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("fhir_questionnaire_response.resourceType"),
+        );
     }
 }

@@ -599,6 +599,13 @@ fn prefill(compiled: &Compiled, i: usize, add: &mut impl FnMut(&str, String)) {
             "a field of a repeatable group cannot be prefilled".to_owned(),
         );
     }
+    let room = compiled.nodes[i].max_length;
+    if let Some(max) = target.max_chars().filter(|m| f.write_back && room > *m) {
+        add(
+            "constraints.max_length",
+            format!("must be at most {max} to write back to {}", target.code()),
+        );
+    }
     if f.write_back && !target.writable() {
         add(
             "write_back",

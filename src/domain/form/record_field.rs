@@ -77,6 +77,16 @@ impl RecordField {
         }
     }
 
+    /// The most characters the record keeps in it, for text parts.
+    pub fn max_chars(self) -> Option<u32> {
+        match self {
+            RecordField::GivenName | RecordField::FamilyName | RecordField::PreferredName => {
+                Some(100)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether an answer may be written back to it.
     pub fn writable(self) -> bool {
         self != RecordField::ResidentialPostalCode

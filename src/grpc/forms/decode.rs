@@ -71,6 +71,32 @@ pub fn version_name(
     }
 }
 
+/// The form id and submission id in `forms/{form}/submissions/{submission}`.
+pub fn submission_name(v: &mut Violations, field: &str, name: &str) -> (String, String) {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts[..] {
+        ["forms", form, "submissions", id]
+            if valid_form_id(form)
+                && !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            (form.to_owned(), id.to_owned())
+        }
+        _ if name.is_empty() => {
+            v.add(field, "is required");
+            (String::new(), String::new())
+        }
+        _ => {
+            v.add(
+                field,
+                "must be of the form `forms/{form}/submissions/{submission}`",
+            );
+            (String::new(), String::new())
+        }
+    }
+}
+
 /// A form's etag: `"{n}-{revision}"`.
 pub fn etag(v: &mut Violations, field: &str, value: &str) -> (i64, i64) {
     let bare = value.trim().trim_matches('"');

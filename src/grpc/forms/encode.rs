@@ -1,19 +1,20 @@
 //! Domain values of the forms capability into `FormService` messages.
 
 use super::super::{
-    citizens::encode::{address, identifier, timestamp},
-    convert::text,
+    citizens::encode::{address, citizen_name, identifier, timestamp},
+    convert::{self, text},
 };
 use crate::{
     domain::{
         form::{
             Combine, Condition, Field, FieldType, Operator, SchemeKind, Value, VersionState,
-            validate::Accepted, version_name,
+            check::Compiled, validate::Accepted, value::Unreadable, version_name,
         },
         names::{AGENCIES, SERVICES, format},
     },
-    forms::definitions::View,
+    forms::{definitions::View, prefill::Read},
     proto::v1 as pb,
+    store::submission_sql::{StoredAnswer, SubmissionRecord, WriteBackOutcome},
 };
 
 fn field_type(kind: FieldType) -> pb::FieldType {
@@ -201,6 +202,92 @@ pub fn answers(accepted: &[Accepted]) -> Vec<pb::Answer> {
             field: a.path.clone(),
             value: Some(value(&a.value)),
             source: None,
+        })
+        .collect()
+}
+
+/// `forms/{form}/submissions/{submission}`.
+pub fn submission_name(form_id: &str, id: &str) -> String {
+    format!("forms/{form_id}/submissions/{id}")
+}
+
+fn outcome(o: WriteBackOutcome) -> pb::WriteBackOutcome {
+    match o {
+        WriteBackOutcome::Written => pb::WriteBackOutcome::Written,
+        WriteBackOutcome::Unchanged => pb::WriteBackOutcome::Unchanged,
+        WriteBackOutcome::NotPermitted => pb::WriteBackOutcome::NotPermitted,
+    }
+}
+
+/// A submission with `answers` (already encoded; empty in lists).
+pub fn submission(s: &SubmissionRecord, answers: Vec<pb::Answer>) -> pb::Submission {
+    pb::Submission {
+        name: submission_name(&s.form_id, &s.id),
+        form_version: version_name(&s.form_id, s.version),
+        citizen: citizen_name(&s.citizen_id),
+        service: format(SERVICES, &s.service_id),
+        recipient: format(AGENCIES, &s.recipient),
+        submitted_by: s.submitted_by.clone(),
+        channel: convert::channel(s.channel) as i32,
+        request: s
+            .request_id
+            .as_ref()
+            .map(|r| format!("requests/{r}"))
+            .unwrap_or_default(),
+        answers,
+        write_backs: s
+            .write_backs
+            .iter()
+            .map(|w| pb::WriteBack {
+                field: w.path.clone(),
+                record_field: w.record_field.clone(),
+                outcome: outcome(w.outcome) as i32,
+            })
+            .collect(),
+        submit_time: Some(timestamp(s.submitted)),
+        fhir_questionnaire_response: String::new(),
+    }
+}
+
+/// The stored answers of a submission, read back with the types of `form`'s fields.
+pub fn stored_answers(
+    form: &Compiled,
+    stored: &[StoredAnswer],
+) -> Result<Vec<pb::Answer>, Unreadable> {
+    stored
+        .iter()
+        .map(|a| {
+            let node = usize::try_from(a.ordinal)
+                .ok()
+                .and_then(|i| form.nodes.get(i))
+                .ok_or(Unreadable)?;
+            let value = Value::from_stored(node.field.kind, &a.value)?;
+            Ok(pb::Answer {
+                field: a.path.clone(),
+                value: Some(self::value(&value)),
+                source: None,
+            })
+        })
+        .collect()
+}
+
+/// Prefilled answers with their sources.
+pub fn prefilled(read: &Read, citizen_id: &str) -> Vec<pb::Answer> {
+    read.answers
+        .iter()
+        .map(|p| pb::Answer {
+            field: p.target.path.clone(),
+            value: Some(value(&p.value)),
+            source: Some(pb::AnswerSource {
+                record_field: p.target.record_field.code().to_owned(),
+                citizen: citizen_name(citizen_id),
+                record_update_time: read.record_updated.map(timestamp),
+                consent: p
+                    .consent
+                    .as_ref()
+                    .map(|c| format!("{}/consents/{c}", citizen_name(citizen_id)))
+                    .unwrap_or_default(),
+            }),
         })
         .collect()
 }
