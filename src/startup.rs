@@ -304,14 +304,14 @@ fn services(
         .max_decoding_message_size(decode_limit)
         .max_encoding_message_size(limits.max_response_size);
     let citizens = CitizenServiceServer::new(CitizenApi::new(
-        store,
+        store.clone(),
         records,
         tokens.clone(),
         (catalogue.clone(), feeds),
     ))
     .max_decoding_message_size(decode_limit)
     .max_encoding_message_size(limits.max_response_size);
-    let catalog = CatalogServiceServer::new(CatalogApi::new(catalogue, tokens))
+    let catalog = CatalogServiceServer::new(CatalogApi::new(catalogue, tokens, store))
         .max_decoding_message_size(decode_limit)
         .max_encoding_message_size(limits.max_response_size);
     let routes = tonic::service::Routes::new(DrainingHealth::server(health.clone(), draining))
@@ -741,6 +741,15 @@ async fn prepare(store: &Store, catalogue: &Catalogue) -> anyhow::Result<()> {
         }
     }
     catalogue.refresh(store).await?;
+    let seeds = crate::forms::seed::parse(crate::forms::seed::BUILTIN, store.clock().now())?;
+    let published = store
+        .write_locked(Lock::CatalogImport, seeds, |tx, seeds| {
+            Box::pin(crate::forms::seed::ensure(tx, seeds))
+        })
+        .await?;
+    if published > 0 {
+        tracing::info!(published, "published the built-in common forms");
+    }
     Ok(())
 }
 

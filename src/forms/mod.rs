@@ -5,6 +5,7 @@
 
 pub mod definitions;
 pub mod prefill;
+pub mod seed;
 pub mod submissions;
 
 use std::{

@@ -15,6 +15,7 @@ use crate::{
     domain::names::{self, AGENCIES, LIFE_EVENTS, SERVICES},
     error::AppError,
     proto::v1::{self as pb, catalog_service_server::CatalogService},
+    store::Store,
 };
 
 /// Longest accepted search query, in characters.
@@ -25,6 +26,8 @@ const MAX_QUERY_CHARS: usize = 1000;
 pub struct CatalogApi {
     catalogue: Arc<Catalogue>,
     tokens: Arc<PageTokens>,
+    /// Where the forms linked to a service are read (`GetService`).
+    store: Store,
 }
 
 impl CatalogApi {
@@ -58,8 +61,12 @@ impl CatalogApi {
     }
 
     /// A service answering from `catalogue`, signing page tokens with `tokens`.
-    pub fn new(catalogue: Arc<Catalogue>, tokens: Arc<PageTokens>) -> Self {
-        Self { catalogue, tokens }
+    pub fn new(catalogue: Arc<Catalogue>, tokens: Arc<PageTokens>, store: Store) -> Self {
+        Self {
+            catalogue,
+            tokens,
+            store,
+        }
     }
 
     fn snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
@@ -150,7 +157,16 @@ impl CatalogService for CatalogApi {
         let id = v.name("name", &req.name, SERVICES);
         v.finish()?;
         let service = snapshot.service(&id).ok_or_else(|| not_found(&req.name))?;
-        Ok(Response::new(self.live_service(convert::service(service))))
+        let mut service = self.live_service(convert::service(service));
+        let forms = self
+            .store
+            .read(id, |tx, id| {
+                Box::pin(crate::store::form_sql::forms_of_service(tx, id))
+            })
+            .await
+            .map_err(AppError::from)?;
+        service.forms = forms.iter().map(|f| format!("forms/{f}")).collect();
+        Ok(Response::new(service))
     }
 
     async fn list_services(

@@ -620,7 +620,13 @@ async fn another_agency_adopts_a_published_form_for_its_own_service_and_lists_fi
                 .iter()
                 .map(|f| f.form.as_str())
                 .collect::<Vec<_>>(),
-            vec!["forms/moving-notice"]
+            vec![
+                "forms/change-of-address",
+                "forms/direct-deposit",
+                "forms/identity-and-contact",
+                "forms/moving-notice"
+            ],
+            "the shipped common forms CRA uses, and the one it adopted"
         );
         let by_owner = app
             .forms
@@ -1459,6 +1465,302 @@ async fn forms_and_submissions_round_trip_through_fhir_questionnaires() {
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             Some("fhir_questionnaire_response.resourceType"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_shipped_common_forms_are_published_bilingual_and_listed_by_their_services() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        for (id, owner) in [
+            ("change-of-address", "agencies/esdc-edsc"),
+            ("identity-and-contact", "agencies/esdc-edsc"),
+            ("direct-deposit", "agencies/pwgsc-tpsgc"),
+        ] {
+            let form = get(&app, &As::Public, &format!("forms/{id}"))
+                .await
+                .expect("shipped");
+            assert_eq!(form.state, pb::FormVersionState::Published as i32);
+            assert_eq!(form.owner, owner);
+            let title = form.title.as_ref().expect("a title");
+            assert!(!title.en.is_empty() && !title.fr.is_empty());
+            let agencies: std::collections::BTreeSet<&str> =
+                form.linked.iter().map(|l| l.agency.as_str()).collect();
+            assert!(agencies.len() >= 2, "{id} is shared: {agencies:?}");
+        }
+        let ei = app.get_service(EI).await.expect("EI");
+        assert_eq!(
+            ei.forms,
+            [
+                "forms/change-of-address",
+                "forms/direct-deposit",
+                "forms/identity-and-contact"
+            ]
+        );
+        let ccb = app.get_service(CCB).await.expect("CCB");
+        assert!(ccb.forms.contains(&"forms/direct-deposit".to_owned()));
+    }
+}
+
+#[tokio::test]
+async fn oversized_definitions_and_submissions_are_refused_with_the_limit_named() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let esdc = As::Key(ESDC);
+        let many = |n: usize, label: usize| pb::Form {
+            fields: (0..n)
+                .map(|i| {
+                    let mut f = field(&format!("f{i}"), T::ShortText, false);
+                    f.label = text(&"q".repeat(label), "q");
+                    f
+                })
+                .collect(),
+            ..sample_form()
+        };
+        let status = create(&app, &esdc, "huge", many(10_000, 1))
+            .await
+            .expect_err("10,000 fields");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("form.fields"),
+        );
+        assert_eq!(
+            violations(&status).len(),
+            1,
+            "one violation, not one per field"
+        );
+
+        // Over the transport's limit: refused from its length prefix, before it is decoded.
+        let status = create(&app, &esdc, "huge", many(10_000, 500))
+            .await
+            .expect_err("over the limit");
+        assert_error(&status, Code::ResourceExhausted, "MESSAGE_TOO_LARGE", None);
+        let info = status
+            .get_error_details()
+            .error_info()
+            .cloned()
+            .expect("ErrorInfo");
+        assert_eq!(
+            info.metadata.get("limit_bytes").map(String::as_str),
+            Some("4194304")
+        );
+
+        let form = published(&app, "moving-notice").await;
+        let answers: Vec<pb::Answer> = (0..10_000)
+            .map(|i| answer(&format!("f{i}"), t("x")))
+            .collect();
+        let status = validate(&app, &As::Public, &form.name, answers.clone(), None)
+            .await
+            .expect_err("10,000 answers");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("answers"),
+        );
+        assert_eq!(violations(&status).len(), 1);
+        let status = app
+            .forms
+            .clone()
+            .submit_form(req(
+                &jordan(&app),
+                pb::SubmitFormRequest {
+                    form_version: form.name.clone(),
+                    citizen: JORDAN.to_owned(),
+                    service: EI.to_owned(),
+                    answers,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect_err("10,000 answers");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("answers"),
+        );
+
+        // Bad names and values are named, never a panic.
+        let bad = [
+            ("", "form_version"),
+            ("forms/moving-notice", "form_version"),
+            ("forms/Moving/versions/1", "form_version"),
+            ("forms/moving-notice/versions/01", "form_version"),
+        ];
+        for (name, field) in bad {
+            let status = app
+                .forms
+                .clone()
+                .submit_form(req(
+                    &jordan(&app),
+                    pb::SubmitFormRequest {
+                        form_version: name.into(),
+                        citizen: JORDAN.into(),
+                        service: EI.into(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect_err(name);
+            assert_error(
+                &status,
+                Code::InvalidArgument,
+                "INVALID_ARGUMENT",
+                Some(field),
+            );
+        }
+        let status = app
+            .forms
+            .clone()
+            .submit_form(req(
+                &As::Key(ESDC),
+                pb::SubmitFormRequest {
+                    form_version: form.name.clone(),
+                    citizen: "people/x".into(),
+                    service: "services/nope".into(),
+                    request: "requests".into(),
+                    request_id: "x".repeat(65),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect_err("bad fields");
+        let named: Vec<String> = violations(&status).into_iter().map(|v| v.0).collect();
+        for field in ["citizen", "service", "channel", "request", "request_id"] {
+            assert!(
+                named.iter().any(|n| n == field),
+                "{field} not named in {named:?}"
+            );
+        }
+        let status = app
+            .forms
+            .clone()
+            .submit_form(req(
+                &jordan(&app),
+                pb::SubmitFormRequest {
+                    form_version: form.name.clone(),
+                    citizen: JORDAN.into(),
+                    service: OAS.into(),
+                    answers: vec![
+                        answer("name", t("Jordan")),
+                        answer("moved_on", t("2024-01-01")),
+                        answer("abroad", pick("no")),
+                    ],
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect_err("not linked to OAS");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("service"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_submission_attaches_to_a_request_its_submitter_is_party_to() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let form = contact_published(&app).await;
+        let me = jordan(&app);
+        let opened = app
+            .requests
+            .clone()
+            .open_request(req(
+                &me,
+                pb::OpenRequestRequest {
+                    citizen: JORDAN.to_owned(),
+                    need: Some(pb::Need {
+                        need: Some(pb::need::Need::Service(EI.to_owned())),
+                    }),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("opened")
+            .into_inner();
+        let attach = |who: As, request: String| {
+            let mut c = app.forms.clone();
+            let form = form.name.clone();
+            async move {
+                c.submit_form(req(
+                    &who,
+                    pb::SubmitFormRequest {
+                        form_version: form,
+                        citizen: JORDAN.to_owned(),
+                        service: EI.to_owned(),
+                        channel: if matches!(who, As::Portal(_)) {
+                            0
+                        } else {
+                            pb::Channel::Telephone as i32
+                        },
+                        answers: contact_answers("jordan@example.ca"),
+                        request,
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .map(|r| r.into_inner())
+            }
+        };
+        let attached = attach(me.clone(), opened.name.clone())
+            .await
+            .expect("attached");
+        assert_eq!(attached.request, opened.name);
+        citizens::grant(
+            &app,
+            &me,
+            JORDAN,
+            citizens::consent("cra-arc", Purpose::ServiceDelivery, &[Cat::Contact]),
+        )
+        .await
+        .expect("delivery");
+        let status = attach(As::Key(CRA), opened.name.clone())
+            .await
+            .expect_err("CRA is not party to it");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("request"),
+        );
+        let status = attach(me.clone(), "requests/000000000000000000000000".into())
+            .await
+            .expect_err("no such request");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("request"),
+        );
+        let listed = app
+            .forms
+            .clone()
+            .list_submissions(req(
+                &As::Key(ESDC),
+                pb::ListSubmissionsRequest {
+                    parent: "forms/-".into(),
+                    request: opened.name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("listed")
+            .into_inner();
+        assert_eq!(
+            listed
+                .submissions
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            [attached.name.as_str()]
         );
     }
 }

@@ -237,6 +237,42 @@ out=$(jq -s . "$tmp/watch.json" 2>/dev/null || echo '[]')
 check "WatchAssignments pushed the offer and each change to ESDC, in position order" \
   '(map(.state) == ["HANDOFF_STATE_OFFERED","HANDOFF_STATE_ACCEPTED","HANDOFF_STATE_WAITING_ON_CITIZEN","HANDOFF_STATE_IN_PROGRESS","HANDOFF_STATE_COMPLETED"]) and (map(.position | tonumber) | . == sort)' "$out"
 
+# The README's common-forms walk-through: get the form, prefill it, a bad submission, a good one,
+# and the record, the change notice and the access log it changed.
+me() { grpcurl -plaintext -H "authorization: Bearer $JPORTAL" -H "x-citizen-token: $JORDAN" -d "$1" "$ADDR" "singlewindow.v1.$2"; }
+out=$(grpcurl -plaintext -d '{"name": "forms/change-of-address"}' "$ADDR" singlewindow.v1.FormService/GetForm)
+check "the shipped change-of-address form is published, bilingual and shared" \
+  '.name == "forms/change-of-address/versions/1" and .state == "FORM_VERSION_STATE_PUBLISHED" and (.title.fr | length > 0) and ([.linked[].agency] | unique | length >= 2)' "$out"
+out=$(grpcurl -plaintext -d '{"name": "services/1003"}' "$ADDR" singlewindow.v1.CatalogService/GetService)
+check "Employment Insurance lists the common forms it uses" '(.forms | index("forms/change-of-address")) != null' "$out"
+me '{"parent": "citizens/demo-jordan", "consent": {"grantee": "agencies/esdc-edsc",
+  "purpose": "CONSENT_PURPOSE_NOTIFY_OF_CHANGES", "categories": ["CONSENT_CATEGORY_ADDRESS"]}}' CitizenService/GrantConsent >/dev/null
+out=$(me '{"name": "forms/change-of-address", "citizen": "citizens/demo-jordan"}' FormService/PrefillForm)
+check "PrefillForm fills her answers from her record, each with its source" \
+  '([.answers[].field] | index("new_address")) != null and ([.answers[] | select(.field == "email") | .source.recordField] == ["contact.email"])' "$out"
+PREFILLED=$(jq -c '[.answers[] | del(.source) | select(.field != "new_address")]' <<<"$out")
+answers() { jq -c --arg moved "$1" --arg province "$2" '. + [{"field": "moved_on", "text": $moved},
+  {"field": "mail_elsewhere", "boolean": false}, {"field": "new_address", "address": {"line1": "1 Rideau St",
+  "city": "Ottawa", "province": $province, "postal_code": "K1N 8S7"}}]' <<<"$PREFILLED"; }
+out=$(grpcurl -plaintext -format-error -H "authorization: Bearer $JPORTAL" -H "x-citizen-token: $JORDAN" \
+  -H "accept-language: fr-CA" -d "{\"form_version\": \"forms/change-of-address/versions/1\",
+  \"citizen\": \"citizens/demo-jordan\", \"service\": \"services/1003\", \"answers\": $(answers 2099-01-01 QC)}" \
+  "$ADDR" singlewindow.v1.FormService/SubmitForm 2>&1 || true)
+check "a bad submission names each bad answer with its rule, in French" \
+  '.code == 3 and ([.details[] | select(.fieldViolations) | .fieldViolations[] | "\(.field) \(.reason) \(.localizedMessage.locale)"] == ["new_address POSTAL_CODE_PROVINCE fr-CA", "moved_on TOO_LATE fr-CA"])' "$out"
+out=$(me "{\"form_version\": \"forms/change-of-address/versions/1\", \"citizen\": \"citizens/demo-jordan\",
+  \"service\": \"services/1003\", \"request_id\": \"2c9d6a1e-5f3b-4c7d-9e8f-0a1b2c3d4e5f\",
+  \"answers\": $(answers "$(date +%F)" ON)}" FormService/SubmitForm)
+check "a good submission writes her new address back" \
+  '([.writeBacks[] | select(.field == "new_address") | .outcome] == ["WRITE_BACK_OUTCOME_WRITTEN"])' "$out"
+out=$(me '{"name": "citizens/demo-jordan"}' CitizenService/GetCitizen)
+check "her record holds the new address" '([.addresses[] | select(.kind == "ADDRESS_KIND_RESIDENTIAL") | .line1] == ["1 Rideau St"])' "$out"
+out=$(sw "$ESDC" '{}' CitizenService/ListChangeNotices)
+check "ESDC is told her address changed" '([.notices[] | select(.citizen == "citizens/demo-jordan") | .kind] | index("CHANGE_KIND_ADDRESS")) != null' "$out"
+out=$(me '{"parent": "citizens/demo-jordan"}' CitizenService/ListAccessEvents)
+check "her access log shows the prefill, the submission and the write-back" \
+  '[.events[] | select(.action | test("FORM|WRITE_BACK")) | .action] as $a | ($a | index("ACCESS_ACTION_PREFILL_FORM")) != null and ($a | index("ACCESS_ACTION_SUBMIT_FORM")) != null and ($a | index("ACCESS_ACTION_WRITE_BACK")) != null' "$out"
+
 # The README's satisfaction examples, on simulated data (a smaller run than the README's).
 "$BIN" demo simulate --seed 1 --citizens 200 --requests 600 --quarters 2 \
   --database-url "sqlite://$tmp/sim.db" >"$tmp/sim.log" 2>&1 || { cat "$tmp/sim.log"; fail "demo simulate"; }
