@@ -51,10 +51,34 @@ fn retry_after(d: &mut ErrorDetails) {
     d.set_retry_info(Some(RETRY_AFTER));
 }
 
+/// Most field violations one status carries: the details travel in a trailer, which clients
+/// refuse past their header-list limit (16 KiB by default in many stacks).
+pub const MAX_VIOLATIONS: usize = 40;
+
+/// The first violations, and one more saying how many were left out.
+fn bounded(mut violations: Vec<crate::error::FieldViolation>) -> Vec<crate::error::FieldViolation> {
+    if violations.len() > MAX_VIOLATIONS {
+        let left = violations.len() - (MAX_VIOLATIONS - 1);
+        violations.truncate(MAX_VIOLATIONS - 1);
+        let field = violations
+            .last()
+            .map(|v| v.field.clone())
+            .unwrap_or_default();
+        violations.push(crate::error::FieldViolation {
+            field,
+            description: format!("and {left} more violations not listed; fix these and try again"),
+            reason: "TOO_MANY_VIOLATIONS",
+            localized: None,
+        });
+    }
+    violations
+}
+
 impl From<AppError> for Status {
     fn from(error: AppError) -> Self {
         match error {
             AppError::InvalidArgument(violations) => {
+                let violations = bounded(violations);
                 let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
                 let message = format!("invalid {}", fields.join(", "));
                 status(

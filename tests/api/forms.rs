@@ -1764,3 +1764,224 @@ async fn a_submission_attaches_to_a_request_its_submitter_is_party_to() {
         );
     }
 }
+
+#[tokio::test]
+async fn thousands_of_bad_answers_are_reported_within_a_bounded_status() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let form = published(&app, "moving-notice").await;
+        let answers: Vec<pb::Answer> = (0..2_000)
+            .map(|i| answer(&format!("unknown_{i}"), t("x")))
+            .collect();
+        let status = validate(&app, &As::Public, &form.name, answers, Some("fr"))
+            .await
+            .expect_err("all unknown");
+        assert_error(
+            &status,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("unknown_0"),
+        );
+        let found = violations(&status);
+        assert_eq!(
+            found.len(),
+            40,
+            "the first violations and a count of the rest"
+        );
+        assert_eq!(
+            found.last().map(|v| v.1.as_str()),
+            Some("TOO_MANY_VIOLATIONS")
+        );
+    }
+}
+
+/// A form with a field of every answer type (and a repeatable group), and fields shown by each
+/// condition operator.
+fn every_type_form() -> pb::Form {
+    let choices = |f: &mut pb::FormField| f.choices = vec![choice("a"), choice("b"), choice("c")];
+    let mut fields = Vec::new();
+    for (key, kind) in [
+        ("short", T::ShortText),
+        ("long", T::LongText),
+        ("whole", T::Integer),
+        ("amount", T::Decimal),
+        ("yes", T::Boolean),
+        ("day", T::Date),
+        ("one", T::SingleChoice),
+        ("many", T::MultipleChoice),
+        ("mail", T::Email),
+        ("tel", T::Phone),
+        ("postal", T::PostalCode),
+        ("home", T::Address),
+        ("sin", T::Identifier),
+        ("bank", T::BankAccount),
+    ] {
+        let mut f = field(key, kind, false);
+        if matches!(kind, T::SingleChoice | T::MultipleChoice) {
+            choices(&mut f);
+        }
+        if kind == T::Identifier {
+            f.identifier_scheme = pb::IdentifierScheme::Sin as i32;
+        }
+        fields.push(f);
+    }
+    let mut kids = field("kids", T::Group, false);
+    kids.repeatable = true;
+    kids.max_items = 2;
+    kids.fields = vec![field("kid_name", T::ShortText, true)];
+    fields.push(kids);
+    let shown = |key: &str, on: &str, operator: pb::ClauseOperator, values: &[&str]| {
+        let mut f = field(key, T::ShortText, false);
+        f.show_when = Some(pb::Condition {
+            combine: pb::Combine::All as i32,
+            clauses: vec![pb::Clause {
+                field: on.to_owned(),
+                operator: operator as i32,
+                values: values.iter().map(|v| (*v).to_owned()).collect(),
+            }],
+        });
+        f
+    };
+    use pb::ClauseOperator as O;
+    fields.extend([
+        shown("if_equals", "one", O::Equals, &["a"]),
+        shown("if_not_equals", "one", O::NotEquals, &["a"]),
+        shown("if_in", "many", O::In, &["b", "c"]),
+        shown("if_greater", "whole", O::GreaterThan, &["10"]),
+        shown("if_less", "day", O::LessThan, &["2020-01-01"]),
+        shown("if_exists", "mail", O::Exists, &[]),
+        shown("if_not_exists", "tel", O::NotExists, &[]),
+    ]);
+    pb::Form {
+        title: text("Every type", "Tous les types"),
+        fields,
+        services: vec![EI.to_owned()],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn every_field_type_and_operator_is_checked_the_same_on_every_backend() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let draft = create(&app, &As::Key(ESDC), "every-type", every_type_form())
+            .await
+            .expect("created");
+        let form = publish(&app, &As::Key(ESDC), &draft)
+            .await
+            .expect("published");
+        let sin = |v: &str| {
+            Value::Identifier(pb::Identifier {
+                scheme: pb::IdentifierScheme::Sin as i32,
+                province: String::new(),
+                value: v.into(),
+            })
+        };
+        let bank = |i: &str| {
+            Value::BankAccount(pb::BankAccount {
+                institution: i.into(),
+                transit: "12345".into(),
+                account: "1234567".into(),
+            })
+        };
+        let picks = |v: &[&str]| {
+            Value::Choices(pb::ChoiceAnswer {
+                values: v.iter().map(|s| (*s).to_owned()).collect(),
+            })
+        };
+        let table: Vec<(&str, Value, Value, &str)> = vec![
+            ("short", t("Léa"), Value::Integer(1), "WRONG_TYPE"),
+            ("long", t("two\nlines"), t(&"x".repeat(4_001)), "TOO_LONG"),
+            (
+                "whole",
+                Value::Integer(12),
+                Value::Decimal("1.5".into()),
+                "WRONG_TYPE",
+            ),
+            (
+                "amount",
+                Value::Decimal("12.50".into()),
+                Value::Decimal("twelve".into()),
+                "NOT_A_DECIMAL",
+            ),
+            ("yes", Value::Boolean(true), t("true"), "WRONG_TYPE"),
+            ("day", t("2019-05-01"), t("2019-02-30"), "INVALID_DATE"),
+            ("one", picks(&["a"]), picks(&["z"]), "NOT_A_CHOICE"),
+            (
+                "many",
+                picks(&["b", "c"]),
+                picks(&["b", "b"]),
+                "CHOICE_COUNT",
+            ),
+            ("mail", t("lea@example.ca"), t("lea@"), "INVALID_EMAIL"),
+            ("tel", t("613 555 0199"), t("12"), "INVALID_PHONE"),
+            ("postal", t("k1a0b1"), t("12345"), "INVALID_POSTAL_CODE"),
+            (
+                "home",
+                address("1 Main St", "Ottawa", "ON", "K1A 0B1"),
+                address("", "Ottawa", "ON", "K1A 0B1"),
+                "INVALID_ADDRESS",
+            ),
+            (
+                "sin",
+                sin("130 692 544"),
+                sin("123 456 789"),
+                "INVALID_IDENTIFIER",
+            ),
+            ("bank", bank("004"), bank("04"), "INVALID_BANK_ACCOUNT"),
+            (
+                "kids[0].kid_name",
+                t("Noé"),
+                t(&"x".repeat(201)),
+                "TOO_LONG",
+            ),
+        ];
+        let good: Vec<pb::Answer> = table
+            .iter()
+            .map(|(k, v, _, _)| answer(k, v.clone()))
+            .collect();
+        let kept = validate(&app, &As::Public, &form.name, good.clone(), None)
+            .await
+            .expect("every good answer");
+        assert_eq!(kept.len(), table.len());
+        for (key, _, bad, reason) in &table {
+            let mut answers: Vec<pb::Answer> =
+                good.iter().filter(|a| a.field != *key).cloned().collect();
+            answers.push(answer(key, bad.clone()));
+            let status = validate(&app, &As::Public, &form.name, answers, None)
+                .await
+                .expect_err(key);
+            let found = violations(&status);
+            assert_eq!(
+                found
+                    .iter()
+                    .map(|v| (v.0.as_str(), v.1.as_str()))
+                    .collect::<Vec<_>>(),
+                [(*key, *reason)],
+                "{key}"
+            );
+        }
+        // With the good answers: one is "a", many has b, whole is 12, day is 2019, mail given, tel
+        // given. Shown: if_equals, if_in, if_greater, if_less, if_exists; hidden: the others.
+        for (key, shown) in [
+            ("if_equals", true),
+            ("if_not_equals", false),
+            ("if_in", true),
+            ("if_greater", true),
+            ("if_less", true),
+            ("if_exists", true),
+            ("if_not_exists", false),
+        ] {
+            let mut answers = good.clone();
+            answers.push(answer(key, t("shown")));
+            let result = validate(&app, &As::Public, &form.name, answers, None).await;
+            match (shown, result) {
+                (true, Ok(_)) => {}
+                (false, Err(status)) => {
+                    assert_eq!(violations(&status)[0].1, "HIDDEN_FIELD", "{key}")
+                }
+                (expected, other) => panic!("{key}: shown {expected}, got {other:?}"),
+            }
+        }
+    }
+}
