@@ -82,6 +82,11 @@ impl CompiledCache {
         Some(compiled)
     }
 
+    /// The compiled published or retired version `(form_id, number)`, if it is cached.
+    pub fn peek(&self, form_id: &str, number: i64) -> Option<Arc<Compiled>> {
+        self.lock().get(&(form_id.to_owned(), number)).cloned()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), Arc<Compiled>>> {
         self.0
             .lock()

@@ -109,18 +109,25 @@ impl FormApi {
         let idempotent = citizen_decode::request_id(&mut v, &req.request_id);
         v.finish()?;
         let number = number.unwrap_or_default();
-        let view = self
-            .version(caller.clone(), form_id.clone(), Some(number))
+        let compiled = self
+            .compiled_version(caller.clone(), form_id.clone(), number)
             .await?;
-        let probe = (form_id.clone(), number);
-        answer(
-            self.store
-                .read(probe, |tx, (form, n)| {
-                    Box::pin(submissions::usable(tx, form, *n))
-                })
-                .await,
-        )?;
-        let (compiled, accepted) = self.check(&view.version, &answers, lang)?;
+        let accepted = match self.check(&compiled, &answers, lang) {
+            Ok(accepted) => accepted,
+            Err(violations) => {
+                // A retired version is refused first, with the version to use (the unit checks
+                // again on the way in).
+                let probe = (form_id.clone(), number);
+                answer(
+                    self.store
+                        .read(probe, |tx, (form, n)| {
+                            Box::pin(submissions::usable(tx, form, *n))
+                        })
+                        .await,
+                )?;
+                return Err(violations.into());
+            }
+        };
         let kept: Vec<Kept> = accepted
             .iter()
             .map(|a| {
@@ -272,8 +279,10 @@ impl FormApi {
         let (form_id, number) = decode::version_name(&mut v, "name", &req.name, false);
         let answers = decode::answers(&mut v, &req.answers);
         v.finish()?;
-        let view = self.version(caller, form_id, number).await?;
-        let (_, accepted) = self.check(&view.version, &answers, lang)?;
+        let compiled = self
+            .compiled_version(caller, form_id, number.unwrap_or_default())
+            .await?;
+        let accepted = self.check(&compiled, &answers, lang)?;
         Ok(Response::new(pb::ValidateAnswersResponse {
             answers: encode::answers(&accepted),
         }))

@@ -154,22 +154,31 @@ impl FormApi {
     }
 
     /// Checks `answers` against `version`; the accepted answers, or the violations in `lang`.
+    /// The compiled version `(form_id, number)` the caller may see: from the cache when it is
+    /// published or retired (then anyone may see it, and it never changes), from the store
+    /// otherwise.
+    async fn compiled_version(
+        &self,
+        caller: Caller,
+        form_id: String,
+        number: i64,
+    ) -> Result<Arc<crate::domain::form::check::Compiled>, AppError> {
+        if let Some(found) = self.compiled.peek(&form_id, number) {
+            return Ok(found);
+        }
+        let view = self.version(caller, form_id, Some(number)).await?;
+        self.compiled(&view.version)
+    }
+
+    /// Checks `answers` against `compiled`; the accepted answers, or the violations in `lang`.
     fn check(
         &self,
-        version: &FormVersion,
+        compiled: &crate::domain::form::check::Compiled,
         answers: &[(String, crate::domain::form::value::Raw)],
         lang: Lang,
-    ) -> Result<
-        (
-            Arc<crate::domain::form::check::Compiled>,
-            Vec<validate::Accepted>,
-        ),
-        AppError,
-    > {
-        let compiled = self.compiled(version)?;
-        let accepted = validate::validate(&compiled, answers, self.config.today(self.now()))
-            .map_err(|v| answer_violations(v, lang))?;
-        Ok((compiled, accepted))
+    ) -> Result<Vec<validate::Accepted>, AppError> {
+        validate::validate(compiled, answers, self.config.today(self.now()))
+            .map_err(|v| answer_violations(v, lang))
     }
 }
 
