@@ -292,10 +292,10 @@ fn services(
     .max_encoding_message_size(limits.max_response_size);
     let forms = FormServiceServer::new(FormApi::new(
         (store.clone(), catalogue.clone()),
-        Arc::new(FormsConfig {
-            keys: records.secrets.keyring.clone(),
-            time_zone: args.time_zone.clone(),
-        }),
+        Arc::new(FormsConfig::new(
+            records.secrets.keyring.clone(),
+            &args.time_zone,
+        )),
         tokens.clone(),
     ))
     .max_decoding_message_size(decode_limit)

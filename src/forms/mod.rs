@@ -28,17 +28,22 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct FormsConfig {
     pub keys: Arc<Keyring>,
-    pub time_zone: String,
+    /// Resolved once: the configured zone (UTC when the bundled database does not know it).
+    zone: jiff::tz::TimeZone,
 }
 
 impl FormsConfig {
+    /// The settings with the zone named `time_zone`.
+    pub fn new(keys: Arc<Keyring>, time_zone: &str) -> Self {
+        let zone = crate::domain::due::time_zone(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        Self { keys, zone }
+    }
+
     /// Today's date in the configured zone at `now`.
     pub fn today(&self, now: Timestamp) -> jiff::civil::Date {
-        let zone =
-            crate::domain::due::time_zone(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
         jiff::Timestamp::from_millisecond(now.unix_millis())
             .unwrap_or_default()
-            .to_zoned_datetime(zone)
+            .to_zoned_datetime(self.zone.clone())
             .date()
     }
 }

@@ -203,14 +203,16 @@ type VersionRow = (
     i64,
     i64,
     Option<i64>,
+    String,
 );
 
 /// A version with its definition, if it exists.
 pub async fn version(tx: &mut Tx, form_id: &str, number: i64) -> StoreResult<Option<FormVersion>> {
     let row: Option<VersionRow> = on_conn!(tx, conn, DB => {
-        sqlx::query_as("SELECT form_id, number, state, replacement, revision, title_en, title_fr, description_en, \
-                        description_fr, created_at_unix_ms, updated_at_unix_ms, published_at_unix_ms \
-                        FROM form_versions WHERE form_id = $1 AND number = $2")
+        sqlx::query_as("SELECT v.form_id, v.number, v.state, v.replacement, v.revision, v.title_en, v.title_fr, \
+                        v.description_en, v.description_fr, v.created_at_unix_ms, v.updated_at_unix_ms, \
+                        v.published_at_unix_ms, f.owner \
+                        FROM form_versions v JOIN forms f ON f.id = v.form_id WHERE v.form_id = $1 AND v.number = $2")
             .bind(form_id).bind(number).fetch_optional(conn).await?
     });
     let Some((
@@ -226,16 +228,13 @@ pub async fn version(tx: &mut Tx, form_id: &str, number: i64) -> StoreResult<Opt
         created,
         updated,
         published,
+        owner,
     )) = row
     else {
         return Ok(None);
     };
     let corrupt =
         |what: &str| StoreError::Corrupt(format!("form version {form_id}/{number}: {what}"));
-    let owner = form(tx, &form_id)
-        .await?
-        .ok_or_else(|| corrupt("no form row"))?
-        .owner;
     let fields = fields(tx, &form_id, number).await?;
     Ok(Some(FormVersion {
         state: VersionState::from_code(&state).ok_or_else(|| corrupt("unreadable state"))?,

@@ -23,7 +23,7 @@ use single_window::{
 use sqlx::Connection as _;
 
 /// The one number `sql` selects from the test database.
-async fn count(app: &TestApp, backend: Backend, sql: &str) -> i64 {
+pub async fn count(app: &TestApp, backend: Backend, sql: &str) -> i64 {
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
     match backend {
         Backend::Sqlite => {

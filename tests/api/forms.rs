@@ -9,35 +9,10 @@ use tonic_types::StatusExt as _;
 use crate::{
     assert_error,
     citizens::{self, ADMIN, As, CRA, ESDC, JORDAN, jordan, req},
+    feedback::count,
     helpers::{TestApp, backends},
 };
 use single_window::proto::v1::{ConsentCategory as Cat, ConsentPurpose as Purpose};
-
-/// The one number `sql` selects from the test database.
-async fn count(app: &TestApp, backend: single_window::store::Backend, sql: &str) -> i64 {
-    use sqlx::Connection as _;
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    match backend {
-        single_window::store::Backend::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&app.db.url)
-                .await
-                .expect("connect");
-            sqlx::query_scalar(sql)
-                .fetch_one(&mut c)
-                .await
-                .expect("count")
-        }
-        single_window::store::Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&app.db.url)
-                .await
-                .expect("connect");
-            sqlx::query_scalar(sql)
-                .fetch_one(&mut c)
-                .await
-                .expect("count")
-        }
-    }
-}
 
 pub const EI: &str = "services/1003";
 pub const OAS: &str = "services/1001";
