@@ -28,7 +28,7 @@ use harness::{PgDatabase, drive, summary, wait_until_serving};
 use single_window::{
     auth::Authenticator,
     config::ServeArgs,
-    grpc::calls::{CallSettings, CallStackLayer, policy::Policies},
+    grpc::calls::{CallSettings, CallStackLayer, Quotas, policy::Policies},
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
@@ -241,6 +241,7 @@ async fn echo_server() -> std::net::SocketAddr {
         policies: Policies::build(&[FILE_DESCRIPTOR_SET], 4 << 20, Duration::from_secs(30)),
         authenticator: Authenticator::demo(),
         max_concurrent_calls: 1_024,
+        quotas: Quotas::default(),
     });
     tokio::spawn(async move {
         tonic::transport::Server::builder()

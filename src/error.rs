@@ -121,6 +121,15 @@ pub enum AppError {
     /// Too many calls in flight; this one was not run.
     #[error("overloaded")]
     Overloaded,
+    /// The caller used up its quota; it may call again after `retry_after`.
+    #[error("quota of {subject} exceeded")]
+    QuotaExceeded {
+        /// The quota's subject (a principal name, or `anonymous`).
+        subject: String,
+        /// The quota, safe to show.
+        description: String,
+        retry_after: std::time::Duration,
+    },
     /// The connection holds too many bytes of requests arriving and answers unread.
     #[error("connection buffer full")]
     ConnectionBufferFull,

@@ -29,7 +29,7 @@ use crate::{
     feeds::Feeds,
     forms::FormsConfig,
     grpc::{
-        calls::{CallSettings, CallStackLayer, Policies},
+        calls::{CallSettings, CallStackLayer, Policies, QuotaSettings, Quotas},
         catalog::CatalogApi,
         citizens::CitizenApi,
         feedback::FeedbackApi,
@@ -134,8 +134,8 @@ impl Application {
         });
         let secrets = Arc::new(args.database.secrets()?);
         let demo = demo_mode(&args);
-        let authenticator =
-            authenticator(&args, self.clock.clone(), &secrets)?.with_keys(self.extra_keys);
+        let (authenticator, quotas) = authenticator(&args, self.clock.clone(), &secrets)?;
+        let authenticator = authenticator.with_keys(self.extra_keys);
         let tls = tls_config(&args)?;
         let records = RecordsConfig {
             secrets,
@@ -151,7 +151,7 @@ impl Application {
             &health,
             stop_rx.clone(),
             (catalogue.clone(), store.clone(), records.clone(), encoders),
-            (authenticator, feeds.clone()),
+            (authenticator, quotas, feeds.clone()),
         )?;
 
         tracing::info!(address = %self.local_addr, tls = tls.is_some(), "listening");
@@ -245,7 +245,7 @@ fn services(
     health: &HealthReporter,
     draining: tokio::sync::watch::Receiver<bool>,
     (catalogue, store, records, encoders): (Arc<Catalogue>, Store, RecordsConfig, Encoders),
-    (authenticator, feeds): (Authenticator, Feeds),
+    (authenticator, quotas, feeds): (Authenticator, QuotaSettings, Feeds),
 ) -> anyhow::Result<AppService> {
     let limits = &args.limits;
     let descriptor_sets = [
@@ -328,6 +328,7 @@ fn services(
         policies,
         authenticator,
         max_concurrent_calls: limits.max_concurrent_calls,
+        quotas: Quotas::new(&quotas),
     });
     Ok(tower::ServiceBuilder::new()
         .layer(cors(&args.cors_allowed_origins)?)
@@ -360,13 +361,14 @@ fn demo_mode(args: &ServeArgs) -> bool {
 /// API keys: the principals file when one is configured; otherwise the demo principals, but only
 /// on a loopback address (their keys are public); otherwise none. JWTs: from the identity
 /// provider of `--jwks-file`, when given. Citizen tokens: from the citizens' identity provider of
-/// `--citizen-jwks-file`, or in demo mode from the demo identity provider.
+/// `--citizen-jwks-file`, or in demo mode from the demo identity provider. Quotas: the principals
+/// file's, none without one.
 fn authenticator(
     args: &ServeArgs,
     clock: SharedClock,
     secrets: &Secrets,
-) -> anyhow::Result<Authenticator> {
-    let authenticator = agency_authenticator(args, clock.clone())?;
+) -> anyhow::Result<(Authenticator, QuotaSettings)> {
+    let (authenticator, quotas) = agency_authenticator(args, clock.clone())?;
     if let Some(path) = &args.citizen_jwks_file {
         let settings = JwtSettings {
             issuer: args
@@ -377,23 +379,32 @@ fn authenticator(
             algorithms: args.jwt_algorithms.clone(),
         };
         tracing::info!(issuer = %settings.issuer, "citizen tokens accepted");
-        return Ok(
-            authenticator.with_citizen_tokens(JwtVerifier::from_file(path, settings, clock)?)
-        );
+        return Ok((
+            authenticator.with_citizen_tokens(JwtVerifier::from_file(path, settings, clock)?),
+            quotas,
+        ));
     }
     match (&secrets.demo_identity_provider_key, demo_mode(args)) {
         (Some(key), true) => {
             tracing::info!("citizen tokens of the demo identity provider accepted (loopback only)");
-            Ok(authenticator.with_citizen_tokens(auth::demo::idp_verifier(key, clock)?))
+            Ok((
+                authenticator.with_citizen_tokens(auth::demo::idp_verifier(key, clock)?),
+                quotas,
+            ))
         }
-        _ => Ok(authenticator),
+        _ => Ok((authenticator, quotas)),
     }
 }
 
-fn agency_authenticator(args: &ServeArgs, clock: SharedClock) -> anyhow::Result<Authenticator> {
+fn agency_authenticator(
+    args: &ServeArgs,
+    clock: SharedClock,
+) -> anyhow::Result<(Authenticator, QuotaSettings)> {
+    let mut quotas = QuotaSettings::default();
     let authenticator = if let Some(path) = &args.principals_file {
-        let authenticator = Authenticator::from_file(path)?;
-        tracing::info!(keys = authenticator.key_count(), file = %path.display(), "principals loaded");
+        let (authenticator, file_quotas) = Authenticator::from_file(path)?;
+        tracing::info!(keys = authenticator.key_count(), quotas = file_quotas.principals.len(), file = %path.display(), "principals loaded");
+        quotas = file_quotas;
         authenticator
     } else if args.listen.ip().is_loopback() {
         tracing::info!(
@@ -405,7 +416,7 @@ fn agency_authenticator(args: &ServeArgs, clock: SharedClock) -> anyhow::Result<
         Authenticator::default()
     };
     let Some(path) = &args.jwks_file else {
-        return Ok(authenticator);
+        return Ok((authenticator, quotas));
     };
     let settings = JwtSettings {
         issuer: args
@@ -416,7 +427,10 @@ fn agency_authenticator(args: &ServeArgs, clock: SharedClock) -> anyhow::Result<
         algorithms: args.jwt_algorithms.clone(),
     };
     tracing::info!(issuer = %settings.issuer, audience = %settings.audience, "JWTs accepted");
-    Ok(authenticator.with_jwt(JwtVerifier::from_file(path, settings, clock)?))
+    Ok((
+        authenticator.with_jwt(JwtVerifier::from_file(path, settings, clock)?),
+        quotas,
+    ))
 }
 
 fn page_tokens(args: &ServeArgs) -> PageTokens {

@@ -127,12 +127,12 @@ impl Authenticator {
         self
     }
 
-    /// The principals of `file`.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+    /// The principals of `file`, and the quotas it gives them.
+    pub fn from_file(path: &Path) -> anyhow::Result<(Self, crate::grpc::calls::QuotaSettings)> {
         let credentials = PrincipalsFile::load(path)?;
         let mut authenticator = Self::new(credentials.api_keys);
         authenticator.certificates = credentials.certificates.into_iter().collect();
-        Ok(authenticator)
+        Ok((authenticator, credentials.quotas))
     }
 
     /// The demo principals of the embedded default.

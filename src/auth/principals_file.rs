@@ -9,12 +9,17 @@
 //!     { "name": "portals/my-service", "api_key_sha256": ["<old>", "<new>"] },
 //!     { "name": "administrators/catalogue-team", "api_key_sha256": ["<64 hex digits>"] },
 //!     { "name": "auditors/oag-bvg", "api_key_sha256": ["<64 hex digits>"] }
-//!   ]
+//!   ],
+//!   "quotas": {
+//!     "default": { "calls_per_second": 200, "burst": 400 },
+//!     "principals": { "agencies/esdc-edsc": { "calls_per_second": 1000, "burst": 2000 } }
+//!   }
 //! }
 //! ```
 //! A principal may hold several keys (to rotate one without downtime); a key belongs to one
 //! principal. An agency that authenticates with mutual TLS lists its client certificates'
-//! SHA-256 (of the DER) as `certificate_sha256`. `single-window principals new-key NAME` makes a key and prints its entry.
+//! SHA-256 (of the DER) as `certificate_sha256`. The optional `quotas` are the calls each
+//! principal may make ([`QuotaSettings`]). `single-window principals new-key NAME` makes a key and prints its entry.
 
 use std::{collections::HashSet, path::Path};
 
@@ -22,13 +27,20 @@ use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
 use super::KeyHash;
-use crate::domain::principal::Principal;
+use crate::{domain::principal::Principal, grpc::calls::QuotaSettings};
 
 /// The file's contents.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalsFile {
     pub principals: Vec<PrincipalEntry>,
+    /// Calls per second each principal may make; none when absent.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub quotas: QuotaSettings,
+}
+
+fn is_default(quotas: &QuotaSettings) -> bool {
+    *quotas == QuotaSettings::default()
 }
 
 /// One principal and its keys.
@@ -56,6 +68,7 @@ pub struct PrincipalEntry {
 pub struct Credentials {
     pub api_keys: Vec<(KeyHash, Principal)>,
     pub certificates: Vec<([u8; 32], Principal)>,
+    pub quotas: QuotaSettings,
 }
 
 impl PrincipalsFile {
@@ -72,7 +85,11 @@ impl PrincipalsFile {
     /// Every credential of the file; an error names the first bad entry.
     pub fn keys(&self) -> anyhow::Result<Credentials> {
         let mut seen = HashSet::new();
-        let mut credentials = Credentials::default();
+        self.quotas.check()?;
+        let mut credentials = Credentials {
+            quotas: self.quotas.clone(),
+            ..Credentials::default()
+        };
         for entry in &self.principals {
             let principal = Principal::parse(&entry.name, entry.officer.as_deref())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

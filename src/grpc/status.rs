@@ -226,6 +226,19 @@ impl From<AppError> for Status {
                 ErrorReason::Overloaded,
                 retry_after,
             ),
+            AppError::QuotaExceeded {
+                subject,
+                description,
+                retry_after,
+            } => status(
+                Code::ResourceExhausted,
+                "the caller's quota of calls is used up; retry after the pause given",
+                ErrorReason::QuotaExceeded,
+                |d| {
+                    d.add_quota_failure_violation(subject.clone(), description.clone());
+                    d.set_retry_info(Some(retry_after));
+                },
+            ),
             AppError::ConnectionBufferFull => status(
                 Code::ResourceExhausted,
                 "this connection holds too many bytes of unread answers and arriving requests; read the answers or use another connection",
@@ -409,6 +422,15 @@ mod tests {
                 "UNKNOWN_METHOD",
             ),
             (AppError::Overloaded, Code::Unavailable, "OVERLOADED"),
+            (
+                AppError::QuotaExceeded {
+                    subject: "agencies/cic".into(),
+                    description: "at most 1 call per second".into(),
+                    retry_after: Duration::from_millis(300),
+                },
+                Code::ResourceExhausted,
+                "QUOTA_EXCEEDED",
+            ),
             (
                 AppError::ConnectionBufferFull,
                 Code::ResourceExhausted,

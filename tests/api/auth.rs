@@ -72,6 +72,7 @@ async fn a_principals_file_replaces_the_demo_principals() {
             api_key_sha256: vec![to_hex(&hash_key("sw_test_key_for_cic"))],
             certificate_sha256: Vec::new(),
         }],
+        quotas: Default::default(),
     };
     std::fs::write(&path, serde_json::to_vec(&file).expect("json")).expect("write");
     let app = TestApp::spawn_with(|args| args.principals_file = Some(path.clone())).await;

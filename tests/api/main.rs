@@ -13,6 +13,7 @@ mod helpers;
 mod lifecycle;
 mod limits;
 mod process;
+mod quotas;
 mod raw;
 mod requests;
 mod routing;

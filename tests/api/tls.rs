@@ -34,6 +34,7 @@ async fn tls_app(dir: &tempfile::TempDir) -> TestApp {
             api_key_sha256: Vec::new(),
             certificate_sha256: vec![fingerprint.trim().to_owned()],
         }],
+        quotas: Default::default(),
     };
     let path = dir.path().join("principals.json");
     std::fs::write(&path, serde_json::to_vec(&principals).expect("json")).expect("write");

@@ -14,16 +14,19 @@
 //!    none is the public, a bad one UNAUTHENTICATED), checked against the method's declared
 //!    callers (PERMISSION_DENIED, or UNAUTHENTICATED for the public), before any byte of the
 //!    body is read;
-//! 6. **request message**: read and checked before any handler (`message`): over the method's
+//! 6. **quota**: the principal's quota (`quota`), or RESOURCE_EXHAUSTED `QUOTA_EXCEEDED` with
+//!    `RetryInfo`, before any byte of the body is read;
+//! 7. **request message**: read and checked before any handler (`message`): over the method's
 //!    limit is RESOURCE_EXHAUSTED `MESSAGE_TOO_LARGE`, broken framing `MALFORMED_REQUEST`;
-//! 7. **concurrency**: unary calls take one of a fixed number of process-wide slots, or are shed at
+//! 8. **concurrency**: unary calls take one of a fixed number of process-wide slots, or are shed at
 //!    once with UNAVAILABLE `OVERLOADED` and `RetryInfo`; streams never take one (they are
 //!    long-lived and bounded per connection by HTTP/2's stream limit instead);
-//! 8. the handler, then the **response body** guarded by the deadline and the connection's budget
+//! 9. the handler, then the **response body** guarded by the deadline and the connection's budget
 //!    (`response`).
 
 mod message;
 pub mod policy;
+pub mod quota;
 mod response;
 pub mod timeout;
 
@@ -51,6 +54,7 @@ use crate::{
     },
 };
 pub use policy::{Callers, MethodPolicy, Policies, Shape};
+pub use quota::{Quota, QuotaSettings, Quotas};
 
 /// The request id of a call (a request extension, and the `x-request-id` response header).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,19 +63,22 @@ pub struct RequestId(pub String);
 const REQUEST_ID: &str = "x-request-id";
 
 /// Settings of the call stack.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CallSettings {
     pub policies: Policies,
     /// Resolves each call's credential to its principal.
     pub authenticator: Authenticator,
     /// Unary calls in flight across the process before new ones are shed.
     pub max_concurrent_calls: usize,
+    /// Calls each principal may make.
+    pub quotas: Quotas,
 }
 
 #[derive(Debug)]
 struct Shared {
     policies: Policies,
     authenticator: Authenticator,
+    quotas: Quotas,
     unary_slots: Arc<Semaphore>,
     /// For calls that reach the stack without a connection (none in the server; a safety net).
     unbudgeted: Budgets,
@@ -90,6 +97,7 @@ impl CallStackLayer {
             shared: Arc::new(Shared {
                 policies: settings.policies,
                 authenticator: settings.authenticator,
+                quotas: settings.quotas,
                 unary_slots: Arc::new(Semaphore::new(settings.max_concurrent_calls)),
                 unbudgeted: Budgets {
                     connection: Budget::new(usize::MAX),
@@ -282,9 +290,13 @@ where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send,
     S::Future: Send,
 {
-    let (budgets, certificate) = match request.extensions().get::<ConnInfo>() {
-        Some(conn) => (conn.budgets.clone(), conn.client_certificate_sha256),
-        None => (shared.unbudgeted.clone(), None),
+    let (budgets, certificate, client) = match request.extensions().get::<ConnInfo>() {
+        Some(conn) => (
+            conn.budgets.clone(),
+            conn.client_certificate_sha256,
+            Some(conn.remote_addr.ip()),
+        ),
+        None => (shared.unbudgeted.clone(), None, None),
     };
     let call = async {
         let (mut parts, mut body) = request.into_parts();
@@ -294,6 +306,7 @@ where
             &parts.headers,
             certificate.as_ref(),
         )?;
+        shared.quotas.admit(&principal, client)?;
         let citizen = shared
             .authenticator
             .citizen_token(&parts.headers, &principal)?;
