@@ -366,6 +366,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SINGLE_WINDOW_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
+    /// Also serve gRPC health (`grpc.health.v1`, nothing else) in plaintext on this address, for
+    /// probes that cannot speak the main port's TLS (Kubernetes' gRPC probes); port 0 picks one.
+    #[arg(long, env = "SINGLE_WINDOW_HEALTH_LISTEN", value_name = "ADDR")]
+    pub health_listen: Option<SocketAddr>,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 

@@ -69,6 +69,8 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    /// The plaintext health-only listener of `--health-listen`.
+    health_listener: Option<TcpListener>,
     args: ServeArgs,
     clock: SharedClock,
     /// API keys accepted beside the configured ones (the simulation's agencies).
@@ -82,9 +84,18 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local_addr = listener.local_addr()?;
+        let health_listener = match args.health_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for health checks"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
             local_addr,
+            health_listener,
             args,
             clock: Arc::new(SystemClock),
             extra_keys: Vec::new(),
@@ -113,6 +124,13 @@ impl Application {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address the health-only listener bound, when `--health-listen` was given.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then drains, and says whether calls in flight finished
@@ -156,6 +174,20 @@ impl Application {
 
         tracing::info!(address = %self.local_addr, tls = tls.is_some(), "listening");
         let drain = CancellationToken::new();
+        if let Some(listener) = self.health_listener {
+            tracing::info!(address = %listener.local_addr()?, "health checks listening (plaintext)");
+            let routes = tonic::service::Routes::new(DrainingHealth::server(
+                health.clone(),
+                stop_rx.clone(),
+            ))
+            .prepare();
+            tokio::spawn(transport::serve(
+                listener,
+                routes,
+                transport_settings(&args, None),
+                drain.clone(),
+            ));
+        }
         let mut server = tokio::spawn(transport::serve(
             self.listener,
             service,

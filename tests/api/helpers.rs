@@ -385,6 +385,8 @@ pub async fn all_standards(client: &CatalogServiceClient<Channel>) -> Vec<Servic
 #[derive(Debug)]
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The health-only listener's address, when the settings asked for one.
+    pub health_addr: Option<SocketAddr>,
     pub catalog: CatalogServiceClient<Channel>,
     pub citizens: CitizenServiceClient<Channel>,
     pub routing: RoutingServiceClient<Channel>,
@@ -458,6 +460,7 @@ impl TestApp {
             application = application.with_clock(clock);
         }
         let addr = application.local_addr();
+        let health_addr = application.health_addr();
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(application.run_until_stopped(async {
             let _ = rx.await;
@@ -467,6 +470,7 @@ impl TestApp {
             .connect_lazy();
         Self {
             addr,
+            health_addr,
             catalog: CatalogServiceClient::new(channel.clone()),
             citizens: CitizenServiceClient::new(channel.clone()),
             routing: RoutingServiceClient::new(channel.clone()),

@@ -43,6 +43,7 @@ async fn tls_app(dir: &tempfile::TempDir) -> TestApp {
         args.tls_key = Some(data("server.key"));
         args.tls_client_ca = Some(data("ca.pem"));
         args.principals_file = Some(path);
+        args.health_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     })
     .await;
     wait_until_serving(&app).await;
@@ -184,4 +185,38 @@ async fn a_plaintext_client_cannot_talk_to_a_tls_server() {
         .await
         .expect("the server closed the connection");
     assert!(answered.is_none(), "no gRPC answer without TLS");
+}
+
+#[tokio::test]
+async fn the_health_port_answers_probes_in_plaintext_and_serves_nothing_else() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = tls_app(&dir).await;
+    let addr = app.health_addr.expect("a health listener");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("plaintext connection to the health port");
+    for service in ["", "singlewindow.v1.CatalogService"] {
+        let status = HealthClient::new(channel.clone())
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .expect("health check")
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+    let other =
+        single_window::proto::v1::catalog_service_client::CatalogServiceClient::new(channel)
+            .get_service(GetServiceRequest {
+                name: "services/1003".to_owned(),
+            })
+            .await
+            .expect_err("only health is served there");
+    assert_eq!(other.code(), Code::Unimplemented);
 }
