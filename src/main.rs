@@ -13,18 +13,24 @@ fn main() -> std::process::ExitCode {
     return_large_buffers_to_the_os();
     one_thread_per_encoding();
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            tracing::error!(%error, "cannot start the async runtime");
+            eprintln!("single-window: cannot start the async runtime: {error}");
             return std::process::ExitCode::FAILURE;
         }
     };
+    // The OTLP exporters, when configured, run on this runtime: start them inside it, and flush
+    // them before it stops.
+    let telemetry = {
+        let _runtime = runtime.enter();
+        telemetry::init(cli.log_format)
+    };
     let result = runtime.block_on(run(cli));
+    drop(telemetry);
     // Work still running here (blocking tasks, connections already abandoned) must not hold the
     // process past the shutdown deadline.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

@@ -54,9 +54,14 @@ pub struct Record {
 }
 
 /// Records the response (see the module); answers the encoded response.
-pub async fn record(tx: &mut Tx, input: &Record) -> Answer<Vec<u8>> {
+pub async fn record(tx: &mut Tx, input: &Record) -> Answer<crate::records::Answered> {
     match recall(tx, &input.keys, &input.idempotency).await? {
-        Ok(Some(bytes)) => return Ok(Ok(bytes)),
+        Ok(Some(bytes)) => {
+            return Ok(Ok(crate::records::Answered {
+                bytes,
+                replayed: true,
+            }));
+        }
         Ok(None) => {}
         Err(error) => return Ok(Err(error)),
     }
@@ -125,7 +130,10 @@ pub async fn record(tx: &mut Tx, input: &Record) -> Answer<Vec<u8>> {
     feedback_sql::mark_responded(tx, &subject.id).await?;
     let bytes = (input.respond)(&response, input.now);
     remember(tx, &input.keys, &input.idempotency, &bytes, input.now).await?;
-    Ok(Ok(bytes))
+    Ok(Ok(crate::records::Answered {
+        bytes,
+        replayed: false,
+    }))
 }
 
 /// Whether the caller may respond on the subject: the citizen (or her representative) always; an

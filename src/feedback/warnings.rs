@@ -265,6 +265,14 @@ async fn backlogs(
     }
     for (agency, figures) in &counts {
         warning_sql::sample_backlog(tx, agency, today, *figures, input.now).await?;
+        let (at_risk, breached, open) = *figures;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        crate::telemetry::metrics::open_handoffs(
+            agency,
+            count(open - at_risk - breached),
+            count(at_risk),
+            count(breached),
+        );
     }
     let a_week_ago = day_of(
         &input.config,

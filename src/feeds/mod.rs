@@ -44,6 +44,14 @@ pub enum Feed {
 }
 
 impl Feed {
+    /// The feed's name in metrics.
+    pub fn metric_name(self) -> &'static str {
+        match self {
+            Feed::Assignments => "assignments",
+            Feed::ChangeNotices => "change_notices",
+        }
+    }
+
     /// The outbox table, which is also the payload of its notifications.
     fn table(self) -> &'static str {
         match self {

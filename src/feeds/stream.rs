@@ -42,6 +42,7 @@ struct Subscription<T> {
 impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
         self.hub.unregister(&self.agency, self.id);
+        crate::telemetry::metrics::stream_subscribers(self.hub.feed.metric_name(), -1);
     }
 }
 
@@ -57,6 +58,7 @@ pub fn subscribe<T: Send + 'static>(
         .register(agency)
         .ok_or(AppError::Unavailable("the feed is starting; retry shortly"))?;
     let head = registration.head;
+    crate::telemetry::metrics::stream_subscribers(hub.feed.metric_name(), 1);
     let (last, phase) = match after {
         Some(after) if after < head => (after, Phase::CatchUp { until: head }),
         Some(after) => (after, Phase::Live),

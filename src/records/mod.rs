@@ -260,6 +260,15 @@ pub enum Written {
     Replay(Vec<u8>),
 }
 
+/// The answer of an idempotent write that encodes its answer inside the transaction.
+#[derive(Debug)]
+pub struct Answered {
+    /// The encoded response.
+    pub bytes: Vec<u8>,
+    /// Whether it is the first call's answer, replayed for a retry (nothing was done again).
+    pub replayed: bool,
+}
+
 /// A write's idempotency key and its request's digest, when it carries a `request_id`.
 pub type Idempotency = Option<(IdempotencyKey, [u8; 32])>;
 

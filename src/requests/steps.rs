@@ -76,9 +76,14 @@ fn name_of(request: &str, number: Option<i64>) -> String {
 
 /// Takes the step: the receiving agency for leg steps and onward referrals, the citizen or the
 /// entry agency for a withdrawal. Answers the encoded request after the step.
-pub async fn apply(tx: &mut Tx, input: &Apply) -> Answer<Vec<u8>> {
+pub async fn apply(tx: &mut Tx, input: &Apply) -> Answer<crate::records::Answered> {
     match recall(tx, &input.keys, &input.idempotency).await? {
-        Ok(Some(bytes)) => return Ok(Ok(bytes)),
+        Ok(Some(bytes)) => {
+            return Ok(Ok(crate::records::Answered {
+                bytes,
+                replayed: true,
+            }));
+        }
         Ok(None) => {}
         Err(error) => return Ok(Err(error)),
     }
@@ -200,7 +205,10 @@ pub async fn apply(tx: &mut Tx, input: &Apply) -> Answer<Vec<u8>> {
     .await?;
     let response = (input.respond)(&after);
     remember(tx, &input.keys, &input.idempotency, &response, input.now).await?;
-    Ok(Ok(response))
+    Ok(Ok(crate::records::Answered {
+        bytes: response,
+        replayed: false,
+    }))
 }
 
 fn refused_error(refused: Refused, name: &str) -> AppError {

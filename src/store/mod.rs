@@ -53,6 +53,8 @@ pub mod warning_sql;
 
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 pub use error::{StoreError, StoreResult};
 pub use schema::SchemaStatus;
 pub use tx::{BoxFuture, Lock, Mode, Tx};
@@ -223,6 +225,21 @@ impl Store {
         }
     }
 
+    /// The span of one transaction (a child of the call's span).
+    fn span(&self, operation: &'static str) -> tracing::Span {
+        let system = match self.backend() {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        };
+        tracing::info_span!(
+            "db",
+            otel.name = format_args!("{operation} {system}"),
+            otel.kind = "client",
+            db.system.name = system,
+            db.operation.name = operation,
+        )
+    }
+
     /// Checks that the database answers (`Unavailable` otherwise).
     pub async fn ping(&self) -> StoreResult<()> {
         self.read((), |tx, ()| {
@@ -246,9 +263,10 @@ impl Store {
         if crate::deadline::remaining() == Some(Duration::ZERO) {
             return Err(StoreError::DeadlineExceeded);
         }
+        let span = self.span("read");
         match &self.backend {
-            Backends::Sqlite(s) => s.read(input, work).await,
-            Backends::Postgres(s) => s.run(Mode::Read, input, work).await,
+            Backends::Sqlite(s) => s.read(input, work).instrument(span).await,
+            Backends::Postgres(s) => s.run(Mode::Read, input, work).instrument(span).await,
         }
     }
 
@@ -302,9 +320,10 @@ impl Store {
         if crate::deadline::remaining() == Some(Duration::ZERO) {
             return Err(StoreError::DeadlineExceeded);
         }
+        let span = self.span("write");
         match &self.backend {
-            Backends::Sqlite(s) => s.write(input, work).await,
-            Backends::Postgres(s) => s.run(mode, input, work).await,
+            Backends::Sqlite(s) => s.write(input, work).instrument(span).await,
+            Backends::Postgres(s) => s.run(mode, input, work).instrument(span).await,
         }
     }
 

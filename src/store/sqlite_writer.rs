@@ -155,6 +155,7 @@ async fn commit_batch(pool: &SqlitePool, batch: Vec<Job>) {
 /// fails rolls the batch back, and the jobs are handed back to run again (units may run more than
 /// once); nobody has been answered then but callers whose deadline passed.
 async fn run_batch(pool: &SqlitePool, jobs: Vec<Job>, savepoints: bool) -> Result<(), Vec<Job>> {
+    crate::telemetry::metrics::group_commit(jobs.len());
     let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
         Ok(t) => Tx {
             conn: TxConn::Sqlite(t),

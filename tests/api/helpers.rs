@@ -78,7 +78,9 @@ fn init_logging() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            single_window::telemetry::init(single_window::config::LogFormat::Auto);
+            std::mem::forget(single_window::telemetry::init(
+                single_window::config::LogFormat::Auto,
+            ));
         }
     });
 }

@@ -19,6 +19,7 @@ mod requests;
 mod routing;
 mod store;
 mod streams;
+mod telemetry;
 mod tls;
 
 use tonic::{Code, Status};

@@ -5,8 +5,9 @@
 //!    UNIMPLEMENTED with reason `UNKNOWN_METHOD`;
 //! 2. **content type**: `POST` with `application/grpc*` (gRPC-Web arrives translated), otherwise
 //!    HTTP 415 (405 for another method), as the gRPC protocol asks;
-//! 3. **request id**: the client's `x-request-id` when it is a sane token, otherwise a new one;
-//!    echoed in the response headers and recorded on the call's span;
+//! 3. **request id** and **span**: the client's `x-request-id` when it is a sane token, otherwise a
+//!    new one, echoed in the response headers and recorded on the call's span, which continues
+//!    the client's `traceparent` and ends with the response (`crate::telemetry::rpc`);
 //! 4. **deadline**: the client's `grpc-timeout` (malformed: `MALFORMED_REQUEST`), capped for
 //!    unary methods by the server's maximum; everything below runs under it, the store included
 //!    (`crate::deadline`), and the call ends DEADLINE_EXCEEDED when it passes;
@@ -192,19 +193,20 @@ where
     }
     let request_id = request_id(request.headers());
     request.extensions_mut().insert(request_id.clone());
-    let span = tracing::info_span!("rpc", method = %path, request_id = %request_id.0);
+    let started = std::time::Instant::now();
+    let span = crate::telemetry::rpc::span(&path, &request_id.0, request.headers());
     let mut response = async {
         match deadline(&request, &policy) {
             Ok(deadline) => run(inner, &shared, &policy, request, deadline).await,
             Err(error) => reply(error),
         }
     }
-    .instrument(span)
+    .instrument(span.clone())
     .await;
     if let Ok(value) = HeaderValue::from_str(&request_id.0) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    response
+    crate::telemetry::rpc::Observed::wrap(response, path, started, span)
 }
 
 fn is_grpc(headers: &http::HeaderMap) -> bool {
@@ -306,7 +308,9 @@ where
             &parts.headers,
             certificate.as_ref(),
         )?;
-        shared.quotas.admit(&principal, client)?;
+        shared.quotas.admit(&principal, client).inspect_err(|_| {
+            crate::telemetry::metrics::quota_refused(principal.kind().as_str());
+        })?;
         let citizen = shared
             .authenticator
             .citizen_token(&parts.headers, &principal)?;

@@ -222,12 +222,19 @@ impl FeedbackService for FeedbackApi {
                 encode::response(r, &named, &given_comment, at).encode_to_vec()
             }),
         };
-        let bytes = answer(
+        let answered = answer(
             self.store
                 .write_committed(input, |tx, input| Box::pin(record::record(tx, input)))
                 .await,
         )?;
-        Ok(Response::new(decode_replay(&bytes)?))
+        if !answered.replayed {
+            crate::telemetry::metrics::satisfaction_recorded(
+                pb::Channel::try_from(req.survey_channel)
+                    .unwrap_or_default()
+                    .as_str_name(),
+            );
+        }
+        Ok(Response::new(decode_replay(&answered.bytes)?))
     }
 
     async fn list_survey_invitations(

@@ -47,6 +47,7 @@ use crate::{
         idempotency_sql::IdempotencyKey,
         request_sql::{Party as View, StoredNeed},
     },
+    telemetry::metrics,
 };
 use decode::{MAX_NOTE_CHARS, MAX_TEXT_CHARS};
 use encode::View as Encoding;
@@ -164,13 +165,19 @@ impl RequestApi {
             now,
             respond: self.respond(snapshot, now),
         };
-        let bytes = answer(
+        let answered = answer(
             self.store
                 .write_committed(input, |tx, input| Box::pin(steps::apply(tx, input)))
                 .await,
         )?;
         self.feeds.assignments.written();
-        Ok(Response::new(decode_replay(&bytes)?))
+        let response: pb::Request = decode_replay(&answered.bytes)?;
+        if !answered.replayed
+            && let Some(number) = target.1
+        {
+            step_metrics(&response, number);
+        }
+        Ok(Response::new(response))
     }
 
     /// Decodes the name, etag and request id of a leg step, then runs it.
@@ -380,7 +387,15 @@ impl RequestService for RequestApi {
         )?;
         self.feeds.assignments.written();
         match written {
-            Written::New => Ok(Response::new(response)),
+            Written::New => {
+                let entry = response.entry_point.as_ref();
+                let channel = entry
+                    .and_then(|e| pb::Channel::try_from(e.channel).ok())
+                    .map_or("CHANNEL_UNSPECIFIED", |c| c.as_str_name());
+                let agency = entry.map(|e| e.agency.as_str()).filter(|a| !a.is_empty());
+                metrics::request_opened(channel, agency);
+                Ok(Response::new(response))
+            }
             Written::Replay(bytes) => Ok(Response::new(decode_replay(&bytes)?)),
         }
     }
@@ -704,5 +719,34 @@ impl RequestService for RequestApi {
             request_id,
         )
         .await
+    }
+}
+
+/// The metrics of a step that left leg `number` of `request` as it is now.
+fn step_metrics(request: &pb::Request, number: i64) {
+    if !crate::telemetry::enabled() {
+        return;
+    }
+    let suffix = format!("/handoffs/{number}");
+    let Some(leg) = request.handoffs.iter().find(|h| h.name.ends_with(&suffix)) else {
+        return;
+    };
+    let state = pb::HandoffState::try_from(leg.state).unwrap_or_default();
+    metrics::handoff_step(&leg.to_agency, state.as_str_name());
+    match state {
+        pb::HandoffState::Declined => metrics::handoff_declined(
+            &leg.from_agency,
+            &leg.to_agency,
+            pb::DeclineReason::try_from(leg.decline_reason)
+                .unwrap_or_default()
+                .as_str_name(),
+        ),
+        pb::HandoffState::Completed => metrics::handoff_completed(
+            &leg.to_agency,
+            pb::HandoffOutcome::try_from(leg.outcome)
+                .unwrap_or_default()
+                .as_str_name(),
+        ),
+        _ => {}
     }
 }
