@@ -466,7 +466,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                 .await;
             store.close().await;
             eprintln!(
-                "re-sealed {} identifiers with `{}`; older sealing keys can now be removed from the key file",
+                "re-sealed {} identifiers with `{}`; keep the older sealing keys in the key file: form answers, survey comments and kept retry answers sealed with them are not re-sealed",
                 changed?,
                 database.secrets()?.keyring.current_key_id()
             );

@@ -167,8 +167,9 @@ pub enum KeysCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Re-seal every identifier sealed with an older key with the current one; afterwards the
-    /// old keys can be removed from the key file.
+    /// Re-seal every citizen identifier sealed with an older key with the current one. Keep the
+    /// old keys in the key file: form answers, survey comments and kept retry answers are not
+    /// re-sealed and still need them.
     Reseal {
         #[command(flatten)]
         database: DatabaseArgs,

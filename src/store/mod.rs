@@ -225,8 +225,13 @@ impl Store {
         }
     }
 
-    /// The span of one transaction (a child of the call's span).
+    /// The span of one transaction, a child of the call's span; none for background work (the
+    /// sequencers, feeds and jobs run every few hundred milliseconds: traces of their own would
+    /// drown the calls').
     fn span(&self, operation: &'static str) -> tracing::Span {
+        if tracing::Span::current().is_none() {
+            return tracing::Span::none();
+        }
         let system = match self.backend() {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgresql",

@@ -1,12 +1,12 @@
 //! Every metric the service exports, with its attributes. Attributes are low-cardinality by
-//! construction: a method of the proto, a gRPC code, an agency id of the catalogue, an enum
+//! construction: a method of the proto, a gRPC code, an agency id (`esdc-edsc`), an enum
 //! value's name; never a citizen, a request, a person's name or free text. Each recorder is a
 //! no-op unless metrics are exported ([`super::enabled`]).
 //!
 //! | Metric | Kind | Attributes |
 //! |---|---|---|
 //! | `rpc.server.duration` (ms) | histogram | `rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code` |
-//! | `single_window.quota.refused` | counter | `principal.kind` |
+//! | `single_window.quota.refused` | counter | `principal.kind`, `quota.subject` (a principal's name or `anonymous`) |
 //! | `single_window.requests.opened` | counter | `channel`, `agency` (entry agency or `none`) |
 //! | `single_window.handoffs.steps` | counter | `agency` (receiving), `state` (after the step) |
 //! | `single_window.handoffs.outcomes` | counter | `agency`, `outcome` (completed legs) |
@@ -98,6 +98,12 @@ fn kv(key: &'static str, value: impl Into<opentelemetry::Value>) -> KeyValue {
     KeyValue::new(key, value)
 }
 
+/// An agency attribute: the agency's id (`esdc-edsc`), from its id or its name (`agencies/...`).
+fn agency(key: &'static str, agency: &str) -> KeyValue {
+    let id = agency.strip_prefix("agencies/").unwrap_or(agency);
+    KeyValue::new(key, id.to_owned())
+}
+
 /// One gRPC call of `path` (`/package.Service/Method`, a method the server declares) ended with
 /// `code` after `millis`.
 pub fn rpc_ended(path: &str, code: i32, millis: f64) {
@@ -119,34 +125,39 @@ pub fn rpc_ended(path: &str, code: i32, millis: f64) {
     );
 }
 
-/// A call of a principal of `kind` was refused by its quota.
-pub fn quota_refused(kind: &'static str) {
+/// A call of a principal of `kind` was refused by the quota of `subject` (a principal's name,
+/// or `anonymous`).
+pub fn quota_refused(kind: &'static str, subject: &str) {
     if enabled() {
-        INSTRUMENTS
-            .quota_refused
-            .add(1, &[kv("principal.kind", kind)]);
+        INSTRUMENTS.quota_refused.add(
+            1,
+            &[
+                kv("principal.kind", kind),
+                kv("quota.subject", subject.to_owned()),
+            ],
+        );
     }
 }
 
 /// A request was opened through `channel`, at `agency` (`None`: by a portal for its citizen).
-pub fn request_opened(channel: &'static str, agency: Option<&str>) {
+pub fn request_opened(channel: &'static str, entry: Option<&str>) {
     if enabled() {
         INSTRUMENTS.requests_opened.add(
             1,
             &[
                 kv("channel", channel),
-                kv("agency", agency.unwrap_or("none").to_owned()),
+                agency("agency", entry.unwrap_or("none")),
             ],
         );
     }
 }
 
 /// A step left a handoff to `agency` in `state`.
-pub fn handoff_step(agency: &str, state: &'static str) {
+pub fn handoff_step(to: &str, state: &'static str) {
     if enabled() {
         INSTRUMENTS
             .handoff_steps
-            .add(1, &[kv("agency", agency.to_owned()), kv("state", state)]);
+            .add(1, &[agency("agency", to), kv("state", state)]);
     }
 }
 
@@ -166,8 +177,8 @@ pub fn handoff_declined(from: &str, to: &str, reason: &'static str) {
         INSTRUMENTS.handoff_declines.add(
             1,
             &[
-                kv("from_agency", from.to_owned()),
-                kv("to_agency", to.to_owned()),
+                agency("from_agency", from),
+                agency("to_agency", to),
                 kv("reason", reason),
             ],
         );
@@ -175,17 +186,16 @@ pub fn handoff_declined(from: &str, to: &str, reason: &'static str) {
 }
 
 /// `agency` holds `on_track`, `at_risk` and `breached` open handoffs.
-pub fn open_handoffs(agency: &str, on_track: u64, at_risk: u64, breached: u64) {
+pub fn open_handoffs(id: &str, on_track: u64, at_risk: u64, breached: u64) {
     if enabled() {
         for (clock, count) in [
             ("on_track", on_track),
             ("at_risk", at_risk),
             ("breached", breached),
         ] {
-            INSTRUMENTS.handoffs_open.record(
-                count,
-                &[kv("agency", agency.to_owned()), kv("clock", clock)],
-            );
+            INSTRUMENTS
+                .handoffs_open
+                .record(count, &[agency("agency", id), kv("clock", clock)]);
         }
     }
 }

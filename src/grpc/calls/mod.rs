@@ -308,9 +308,14 @@ where
             &parts.headers,
             certificate.as_ref(),
         )?;
-        shared.quotas.admit(&principal, client).inspect_err(|_| {
-            crate::telemetry::metrics::quota_refused(principal.kind().as_str());
-        })?;
+        shared
+            .quotas
+            .admit(&principal, client)
+            .inspect_err(|refused| {
+                if let AppError::QuotaExceeded { subject, .. } = refused {
+                    crate::telemetry::metrics::quota_refused(principal.kind().as_str(), subject);
+                }
+            })?;
         let citizen = shared
             .authenticator
             .citizen_token(&parts.headers, &principal)?;
