@@ -6,6 +6,7 @@
 //! | Metric | Kind | Attributes |
 //! |---|---|---|
 //! | `rpc.server.duration` (ms) | histogram | `rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code` |
+//! | `single_window.calls.shed` | counter | (none: unary calls shed at the process-wide limit) |
 //! | `single_window.quota.refused` | counter | `principal.kind`, `quota.subject` (a principal's name or `anonymous`) |
 //! | `single_window.requests.opened` | counter | `channel`, `agency` (entry agency or `none`) |
 //! | `single_window.handoffs.steps` | counter | `agency` (receiving), `state` (after the step) |
@@ -27,6 +28,7 @@ use super::enabled;
 
 struct Instruments {
     rpc_duration: Histogram<f64>,
+    calls_shed: Counter<u64>,
     quota_refused: Counter<u64>,
     requests_opened: Counter<u64>,
     handoff_steps: Counter<u64>,
@@ -51,6 +53,12 @@ static INSTRUMENTS: LazyLock<Instruments> = LazyLock::new(|| {
                 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
                 10000.0, 30000.0,
             ])
+            .build(),
+        calls_shed: meter
+            .u64_counter("single_window.calls.shed")
+            .with_description(
+                "Unary calls shed with OVERLOADED at the process-wide concurrency limit",
+            )
             .build(),
         quota_refused: meter
             .u64_counter("single_window.quota.refused")
@@ -123,6 +131,13 @@ pub fn rpc_ended(path: &str, code: i32, millis: f64) {
             kv("rpc.grpc.status_code", i64::from(code)),
         ],
     );
+}
+
+/// A unary call was shed at the process-wide concurrency limit.
+pub fn shed() {
+    if enabled() {
+        INSTRUMENTS.calls_shed.add(1, &[]);
+    }
 }
 
 /// A call of a principal of `kind` was refused by the quota of `subject` (a principal's name,

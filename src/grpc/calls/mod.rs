@@ -328,16 +328,16 @@ where
             let first = message::read_first(&mut body, policy.max_request_bytes, &mut held).await?;
             body = Body::new(message::Prefixed::new(first, body));
         }
-        let _slot = match policy.shape {
-            Shape::Unary => Some(
-                shared
-                    .unary_slots
-                    .clone()
-                    .try_acquire_owned()
-                    .map_err(|_| AppError::Overloaded)?,
-            ),
-            Shape::ServerStreaming | Shape::ClientStreaming => None,
-        };
+        let _slot =
+            match policy.shape {
+                Shape::Unary => Some(shared.unary_slots.clone().try_acquire_owned().map_err(
+                    |_| {
+                        crate::telemetry::metrics::shed();
+                        AppError::Overloaded
+                    },
+                )?),
+                Shape::ServerStreaming | Shape::ClientStreaming => None,
+            };
         let request = Request::from_parts(parts, body);
         let response = match deadline {
             Some(at) => crate::deadline::scope(at, inner.call(request)).await,
