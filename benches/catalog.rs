@@ -74,6 +74,13 @@ where
 
 #[tokio::main]
 async fn main() {
+    // With BENCH_LOGS set, the server logs as `serve` does (JSON at info, and OTLP export when the
+    // OTEL_* variables ask): the per-call span is then live, as in production.
+    if std::env::var_os("BENCH_LOGS").is_some() {
+        std::mem::forget(single_window::telemetry::init(
+            single_window::config::LogFormat::Json,
+        ));
+    }
     let before = resident_kib();
     let t = Instant::now();
     let (catalog, _) = import::build(import::BUILTIN).expect("catalogue");
