@@ -8,9 +8,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    io::{BufRead as _, BufReader},
     net::SocketAddr,
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -22,59 +20,15 @@ use single_window::proto::v1::{
 use tonic::{Code, transport::Channel};
 
 use crate::{
+    binary::Binary,
     citizens::{As, CRA, ESDC, JORDAN, consent, req},
     helpers::{TestDb, backends},
 };
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-fn start(db: &TestDb) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_single-window"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--database-url", &db.url])
-        .args(["--keys-file", db.keys_file.to_str().expect("a path")])
-        .args(["--log-sequence-interval", "100ms"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the binary");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut addr = None;
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the server logs that it is serving");
-        if line.contains("\"listening\"") {
-            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
-            addr = Some(
-                v["fields"]["address"]
-                    .as_str()
-                    .expect("address")
-                    .parse()
-                    .expect("addr"),
-            );
-        }
-        if line.contains("\"serving\"") {
-            break;
-        }
-    }
-    // Drain the rest of the log so the pipe never fills.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    Server {
-        child,
-        addr: addr.expect("a bound address"),
-    }
+fn start(db: &TestDb) -> Binary {
+    Binary::serve(db, |command| {
+        command.args(["--log-sequence-interval", "100ms"]);
+    })
 }
 
 async fn clients(

@@ -3,6 +3,7 @@
 mod access_log;
 mod auth;
 mod bad_input;
+mod binary;
 mod catalog;
 mod citizen_matrix;
 mod citizens;

@@ -4,11 +4,7 @@
 //! `traceparent`, with the store's transactions as child spans, and the per-call metrics; no
 //! exported attribute holds a citizen or the text of a need, and log lines carry the trace id.
 
-use std::{
-    io::{BufRead as _, BufReader},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::{
     collector::{
@@ -32,7 +28,10 @@ use single_window::proto::v1::{
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, transport::Channel};
 
-use crate::helpers::{Backend, TestDb, backends};
+use crate::{
+    binary::Binary,
+    helpers::{Backend, TestDb, backends},
+};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
@@ -92,85 +91,24 @@ async fn start_collector() -> (std::net::SocketAddr, Exports) {
     (addr, (traces, metrics))
 }
 
-/// The binary, exporting to `collector`, with its log lines.
-struct Server {
-    child: Child,
-    addr: std::net::SocketAddr,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(db: &TestDb, collector: std::net::SocketAddr) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_single-window"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--database-url", &db.url])
-            .arg("--keys-file")
-            .arg(&db.keys_file)
+/// The binary, exporting to `collector`.
+fn start_exporting(db: &TestDb, collector: std::net::SocketAddr) -> Binary {
+    Binary::serve(db, |command| {
+        command
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
             .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
             .env("OTEL_BSP_SCHEDULE_DELAY", "100")
             .env("OTEL_SERVICE_NAME", "single-window-under-test")
-            .env("RUST_LOG", "info,single_window=debug")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the binary");
-        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-        let stderr = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if lines_tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut server = Self {
-            child,
-            addr: "127.0.0.1:1".parse().expect("addr"),
-            lines,
-        };
-        let listening: serde_json::Value =
-            serde_json::from_str(&server.wait_for(&["\"listening\""])).expect("a JSON log line");
-        server.addr = listening["fields"]["address"]
-            .as_str()
-            .expect("address")
-            .parse()
-            .expect("a socket address");
-        server.wait_for(&["\"serving\""]);
-        server
-    }
+            .env("RUST_LOG", "info,single_window=debug");
+    })
+}
 
-    /// The next log line holding every one of `needles`.
-    fn wait_for(&self, needles: &[&str]) -> String {
-        let mut recent = std::collections::VecDeque::new();
-        loop {
-            let Ok(line) = self.lines.recv_timeout(Duration::from_secs(120)) else {
-                panic!("the server logged {needles:?}; its last lines: {recent:#?}");
-            };
-            if needles.iter().all(|n| line.contains(n)) {
-                return line;
-            }
-            if recent.len() == 5 {
-                recent.pop_front();
-            }
-            recent.push_back(line);
-        }
-    }
-
-    async fn channel(&self) -> Channel {
-        tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect")
-    }
+async fn connect(server: &Binary) -> Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect")
 }
 
 fn traced<T>(message: T, authorization: Option<&str>) -> Request<T> {
@@ -249,8 +187,8 @@ async fn a_calls_span_continues_its_traceparent_and_its_metrics_arrive_over_otlp
 async fn exports_for(backend: Backend) {
     let (collector, (mut traces, mut metrics)) = start_collector().await;
     let db = TestDb::with_catalogue(backend).await;
-    let server = Server::start(&db, collector);
-    let channel = server.channel().await;
+    let server = start_exporting(&db, collector);
+    let channel = connect(&server).await;
 
     CatalogServiceClient::new(channel.clone())
         .get_service(traced(

@@ -184,6 +184,9 @@ impl Quotas {
                 _ => Ok(()),
             };
         }
+        if self.named.is_empty() && self.default.is_none() {
+            return Ok(());
+        }
         let name = principal.name();
         let agency = match principal {
             Principal::Agency { agency, .. } => Some(format!("{AGENCIES}/{agency}")),
