@@ -187,15 +187,7 @@ impl CatalogService for CatalogApi {
         );
         v.finish()?;
         let matching: Vec<_> = snapshot.services(&filter).collect();
-        let binding = Binding::request(
-            "ListServices",
-            &pb::ListServicesRequest {
-                page_size: 0,
-                page_token: String::new(),
-                ..req.clone()
-            },
-        )
-        .finish();
+        let binding = Binding::query("ListServices", &req).finish();
         let (page, next_page_token, total) = paginate(
             matching,
             |s| s.id.clone(),
@@ -245,16 +237,9 @@ impl CatalogService for CatalogApi {
             .map_err(|e| AppError::Internal(e.into()))?;
         let ranked: Vec<(usize, _)> = hits.into_iter().enumerate().collect();
         // A ranking is only stable within one catalogue generation.
-        let binding = Binding::request(
-            "SearchServices",
-            &pb::SearchServicesRequest {
-                page_size: 0,
-                page_token: String::new(),
-                ..req.clone()
-            },
-        )
-        .and(&snapshot.generation().to_be_bytes())
-        .finish();
+        let binding = Binding::query("SearchServices", &req)
+            .and(&snapshot.generation().to_be_bytes())
+            .finish();
         let (page, next_page_token, _) = paginate(
             ranked,
             |(rank, _)| *rank,
@@ -319,15 +304,7 @@ impl CatalogService for CatalogApi {
         let matching: Vec<_> = snapshot
             .standards(service.as_deref(), agency.as_deref())
             .collect();
-        let binding = Binding::request(
-            "ListServiceStandards",
-            &pb::ListServiceStandardsRequest {
-                page_size: 0,
-                page_token: String::new(),
-                ..req.clone()
-            },
-        )
-        .finish();
+        let binding = Binding::query("ListServiceStandards", &req).finish();
         let (page, next_page_token, total) = paginate(
             matching,
             |s| (s.service_id.clone(), s.id.clone()),

@@ -37,7 +37,46 @@ impl Binding {
         absorb(&mut hasher, &request.encode_to_vec());
         BindingBuilder(hasher)
     }
+
+    /// Binds to `method` and the query of the list request `request`: everything but its page
+    /// size and page token, so that another page of the same query accepts the token.
+    pub fn query(method: &str, request: &impl ListQuery) -> BindingBuilder {
+        Self::request(method, &request.without_page())
+    }
 }
+
+/// A list request: a query and the page fields a token does not depend on.
+pub trait ListQuery: prost::Message + Sized {
+    /// The request with `page_size` and `page_token` cleared.
+    fn without_page(&self) -> Self;
+}
+
+macro_rules! list_queries {
+    ($($request:ident),* $(,)?) => {
+        $(impl ListQuery for crate::proto::v1::$request {
+            fn without_page(&self) -> Self {
+                Self {
+                    page_size: 0,
+                    page_token: String::new(),
+                    ..self.clone()
+                }
+            }
+        })*
+    };
+}
+
+list_queries!(
+    ListAccessEventsRequest,
+    ListConsentsRequest,
+    ListEarlyWarningsRequest,
+    ListFormsRequest,
+    ListRequestsRequest,
+    ListServiceStandardsRequest,
+    ListServicesRequest,
+    ListSubmissionsRequest,
+    ListSurveyInvitationsRequest,
+    SearchServicesRequest
+);
 
 /// A binding still taking context.
 #[derive(Debug, Clone)]

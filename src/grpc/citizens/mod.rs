@@ -606,15 +606,9 @@ impl CitizenService for CitizenApi {
         let citizen_id = v.name("parent", &req.parent, CITIZENS);
         let size = v.page_size(req.page_size);
         v.finish()?;
-        let binding = Binding::request(
-            "ListConsents",
-            &pb::ListConsentsRequest {
-                parent: req.parent.clone(),
-                ..Default::default()
-            },
-        )
-        .and(&caller_context(&caller))
-        .finish();
+        let binding = Binding::query("ListConsents", &req)
+            .and(&caller_context(&caller))
+            .finish();
         let after: Option<i64> = self.tokens.decode(&req.page_token, &binding)?;
         let now = self.now();
         let input = consents::List {
@@ -655,16 +649,9 @@ impl CitizenService for CitizenApi {
             v.add("known_tree_size", "must not be negative");
         }
         v.finish()?;
-        let binding = Binding::request(
-            "ListAccessEvents",
-            &pb::ListAccessEventsRequest {
-                parent: req.parent.clone(),
-                known_tree_size: req.known_tree_size,
-                ..Default::default()
-            },
-        )
-        .and(&caller_context(&caller))
-        .finish();
+        let binding = Binding::query("ListAccessEvents", &req)
+            .and(&caller_context(&caller))
+            .finish();
         let after: Option<i64> = self.tokens.decode(&req.page_token, &binding)?;
         let input = log::NoteListing {
             caller,

@@ -247,16 +247,9 @@ impl FeedbackService for FeedbackApi {
         let citizen_id = v.name("parent", &req.parent, "citizens");
         let size = v.page_size(req.page_size);
         v.finish()?;
-        let binding = Binding::request(
-            "ListSurveyInvitations",
-            &pb::ListSurveyInvitationsRequest {
-                page_size: 0,
-                page_token: String::new(),
-                ..req.clone()
-            },
-        )
-        .and(&caller_context(&caller))
-        .finish();
+        let binding = Binding::query("ListSurveyInvitations", &req)
+            .and(&caller_context(&caller))
+            .finish();
         let after: Option<(i64, String)> = self.tokens.decode(&req.page_token, &binding)?;
         let input = invitations::List {
             caller,
@@ -370,16 +363,9 @@ impl FeedbackService for FeedbackApi {
         let size = v.page_size(req.page_size);
         v.finish()?;
         let agency = scope_of(&caller, named)?;
-        let binding = Binding::request(
-            "ListEarlyWarnings",
-            &pb::ListEarlyWarningsRequest {
-                page_size: 0,
-                page_token: String::new(),
-                ..req.clone()
-            },
-        )
-        .and(&caller_context(&caller))
-        .finish();
+        let binding = Binding::query("ListEarlyWarnings", &req)
+            .and(&caller_context(&caller))
+            .finish();
         let after: Option<(i64, String)> = self.tokens.decode(&req.page_token, &binding)?;
         let query = Listing {
             agency,

@@ -221,16 +221,9 @@ impl FormApi {
             (!req.request.is_empty()).then(|| v.name("request", &req.request, "requests"));
         let size = v.page_size(req.page_size);
         v.finish()?;
-        let binding = Binding::request(
-            "ListSubmissions",
-            &pb::ListSubmissionsRequest {
-                page_size: 0,
-                page_token: String::new(),
-                ..req.clone()
-            },
-        )
-        .and(&caller_context(&caller))
-        .finish();
+        let binding = Binding::query("ListSubmissions", &req)
+            .and(&caller_context(&caller))
+            .finish();
         let after: Option<(i64, String)> = self.tokens.decode(&req.page_token, &binding)?;
         let input = submissions::List {
             caller,

@@ -349,16 +349,9 @@ impl FormService for FormApi {
         let services = services(&mut v, "services", &req.services, &snapshot);
         let size = v.page_size(req.page_size);
         v.finish()?;
-        let binding = Binding::request(
-            "ListForms",
-            &pb::ListFormsRequest {
-                page_size: 0,
-                page_token: String::new(),
-                ..req.clone()
-            },
-        )
-        .and(&caller_context(&caller))
-        .finish();
+        let binding = Binding::query("ListForms", &req)
+            .and(&caller_context(&caller))
+            .finish();
         let after: Option<String> = self.tokens.decode(&req.page_token, &binding)?;
         let input = definitions::List {
             caller,

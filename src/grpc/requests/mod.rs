@@ -439,16 +439,9 @@ impl RequestService for RequestApi {
         let due_before = citizen_decode::timestamp(&mut v, "due_before", req.due_before.as_ref());
         let size = v.page_size(req.page_size);
         v.finish()?;
-        let binding = Binding::request(
-            "ListRequests",
-            &pb::ListRequestsRequest {
-                page_size: 0,
-                page_token: String::new(),
-                ..req.clone()
-            },
-        )
-        .and(&caller_context(&caller))
-        .finish();
+        let binding = Binding::query("ListRequests", &req)
+            .and(&caller_context(&caller))
+            .finish();
         let after: Option<String> = self.tokens.decode(&req.page_token, &binding)?;
         let now = self.now();
         let (filter_snapshot, config) = (snapshot.clone(), self.config.clone());
