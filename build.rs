@@ -1,7 +1,10 @@
 //! Compiles the protos with protox (no system `protoc` needed) and writes the file descriptor set
 //! that server reflection serves, comments included, so `grpcurl describe` shows the documentation.
 
-use std::{env, fs, path::PathBuf};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+};
 
 use prost::Message as _;
 
@@ -41,5 +44,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .codec_path("crate::grpc::codec::ProstCodec")
         .compile_fds(health)?;
+    embed_portal(&out)?;
+    Ok(())
+}
+
+/// Writes `portal_assets.rs`: every file of `portal/dist/` (the built portal), sorted by path, as
+/// `include_bytes!`, so the binary serves the portal with nothing beside it. No `dist/` means
+/// no portal (an empty table).
+fn embed_portal(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=portal/dist");
+    let dist = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("portal/dist");
+    let mut files = Vec::new();
+    if dist.is_dir() {
+        walk(&dist, &mut files)?;
+    }
+    let mut entries: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|path| {
+            let relative = path.strip_prefix(&dist).expect("under dist").to_owned();
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            (name, path)
+        })
+        .collect();
+    entries.sort();
+    let mut code = String::from("pub static ASSETS: &[Asset] = &[\n");
+    for (name, path) in entries {
+        code.push_str(&format!(
+            "    Asset {{ path: {name:?}, bytes: include_bytes!({:?}) }},\n",
+            path.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    fs::write(out.join("portal_assets.rs"), code)?;
+    Ok(())
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
     Ok(())
 }

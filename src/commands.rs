@@ -259,19 +259,6 @@ pub fn catalog_vectors(args: &VectorsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line of `demo credentials`: a principal and its key; a portal's line also names the demo
-/// citizen it acts for and that citizen's token.
-#[derive(Debug, serde::Serialize)]
-struct DemoLine {
-    principal: &'static str,
-    kind: &'static str,
-    token: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    citizen: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    citizen_token: Option<String>,
-}
-
 /// `demo credentials`: prints the demo principals and their keys, and for the demo portal one
 /// line per demo citizen with a citizen token from the demo identity provider (whose key is in
 /// the key file beside the database, created if missing).
@@ -283,27 +270,7 @@ pub fn demo_credentials(format: OutputFormat, database: &DatabaseArgs) -> anyhow
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
-    let mut lines = Vec::new();
-    for c in auth::demo::CREDENTIALS {
-        let base = || DemoLine {
-            principal: c.principal,
-            kind: c.kind.as_str(),
-            token: c.token,
-            citizen: None,
-            citizen_token: None,
-        };
-        if c.kind == crate::domain::principal::PrincipalKind::Portal {
-            for citizen in auth::demo::CITIZENS {
-                lines.push(DemoLine {
-                    citizen: Some(format!("citizens/{}", citizen.id)),
-                    citizen_token: Some(auth::demo::citizen_token(&idp, citizen.subject, now)),
-                    ..base()
-                });
-            }
-        } else {
-            lines.push(base());
-        }
-    }
+    let lines = auth::demo::credential_lines(&idp, now);
     match format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
         OutputFormat::Text => {

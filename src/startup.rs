@@ -62,6 +62,7 @@ use crate::{
         StoreError, idempotency_sql, notice_sql, request_sql,
     },
     transport::{self, TransportSettings},
+    web::{DemoIdentityProvider, WebLayer, WebSettings},
 };
 
 /// A bound, not yet running, server.
@@ -164,12 +165,21 @@ impl Application {
             .map_or_else(encoder::default_concurrency, usize::from);
         let encoders = tokio::task::spawn_blocking(move || Encoders::load(concurrency)).await?;
         let feeds = Feeds::new(&store, args.stream_buffer, stop_rx.clone());
+        let web = WebSettings {
+            demo: demo
+                .then(|| records.secrets.demo_identity_provider_key.clone())
+                .flatten()
+                .map(|key| DemoIdentityProvider {
+                    key,
+                    clock: self.clock.clone(),
+                }),
+        };
         let service = services(
             &args,
             &health,
             stop_rx.clone(),
             (catalogue.clone(), store.clone(), records.clone(), encoders),
-            (authenticator, quotas, feeds.clone()),
+            (authenticator, quotas, feeds.clone(), web),
         )?;
 
         tracing::info!(address = %self.local_addr, tls = tls.is_some(), "listening");
@@ -267,17 +277,19 @@ pub enum Stopped {
     DeadlineExceeded,
 }
 
-type AppService = tower_http::cors::Cors<
-    tonic_web::GrpcWebService<crate::grpc::calls::CallStack<tonic::service::Routes>>,
+type AppService = crate::web::WebService<
+    tower_http::cors::Cors<
+        tonic_web::GrpcWebService<crate::grpc::calls::CallStack<tonic::service::Routes>>,
+    >,
 >;
 
-/// Every gRPC service behind CORS, gRPC-Web and the call stack.
+/// The portal's pages in front of every gRPC service behind CORS, gRPC-Web and the call stack.
 fn services(
     args: &ServeArgs,
     health: &HealthReporter,
     draining: tokio::sync::watch::Receiver<bool>,
     (catalogue, store, records, encoders): (Arc<Catalogue>, Store, RecordsConfig, Encoders),
-    (authenticator, quotas, feeds): (Authenticator, QuotaSettings, Feeds),
+    (authenticator, quotas, feeds, web): (Authenticator, QuotaSettings, Feeds, WebSettings),
 ) -> anyhow::Result<AppService> {
     let limits = &args.limits;
     let descriptor_sets = [
@@ -363,6 +375,7 @@ fn services(
         quotas: Quotas::new(&quotas),
     });
     Ok(tower::ServiceBuilder::new()
+        .layer(WebLayer::new(web))
         .layer(cors(&args.cors_allowed_origins)?)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(calls)

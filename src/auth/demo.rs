@@ -175,6 +175,51 @@ pub const CREDENTIALS: &[DemoCredential] = &[
     },
 ];
 
+/// One line of `demo credentials` and of the demo identity provider's sign-in list: a principal
+/// and its key; a portal's line also names a demo citizen it acts for, with that citizen's token.
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialLine {
+    pub principal: &'static str,
+    pub kind: &'static str,
+    pub token: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citizen: Option<String>,
+    /// The citizen's name as the identity provider knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citizen_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citizen_token: Option<String>,
+}
+
+/// Every demo credential, the portal's once per demo citizen with a token signed by `idp` and
+/// valid from `now` (Unix seconds).
+pub fn credential_lines(idp: &SigningKey, now: i64) -> Vec<CredentialLine> {
+    let mut lines = Vec::new();
+    for c in CREDENTIALS {
+        let base = || CredentialLine {
+            principal: c.principal,
+            kind: c.kind.as_str(),
+            token: c.token,
+            citizen: None,
+            citizen_name: None,
+            citizen_token: None,
+        };
+        if c.kind != PrincipalKind::Portal {
+            lines.push(base());
+            continue;
+        }
+        for citizen in CITIZENS {
+            lines.push(CredentialLine {
+                citizen: Some(format!("citizens/{}", citizen.id)),
+                citizen_name: Some(format!("{} {}", citizen.given_name, citizen.family_name)),
+                citizen_token: Some(citizen_token(idp, citizen.subject, now)),
+                ..base()
+            });
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

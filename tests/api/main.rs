@@ -22,6 +22,7 @@ mod store;
 mod streams;
 mod telemetry;
 mod tls;
+mod web;
 
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;

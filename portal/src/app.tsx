@@ -1,0 +1,75 @@
+// The application: the frame every page shares (skip link, header with the language switch and
+// sign-in state, navigation), and the page the URL's fragment names.
+
+import { LangProvider, useLang } from "./i18n.js";
+import { useRoute } from "./router.js";
+import { setSession, useSession } from "./session.js";
+import { Home } from "./pages/home.js";
+import { SignIn } from "./pages/signin.js";
+import { Dashboard } from "./pages/dashboard.js";
+
+export function App() {
+  return (
+    <LangProvider>
+      <Frame />
+    </LangProvider>
+  );
+}
+
+function Frame() {
+  const { t, lang, setLang } = useLang();
+  const session = useSession();
+  const path = useRoute();
+  const who = session?.kind === "citizen" ? session.name : session?.kind === "officer" ? session.principal : null;
+  return (
+    <>
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>
+        {t.skipToContent}
+      </a>
+      <header class="site-header">
+        <div class="bar">
+          <a class="brand" href="#/">
+            {t.siteName}
+            <span class="tagline">{t.tagline}</span>
+          </a>
+          <button
+            type="button"
+            class="link-button"
+            lang={lang === "en" ? "fr" : "en"}
+            aria-label={t.switchLanguageLabel}
+            onClick={() => setLang(lang === "en" ? "fr" : "en")}
+          >
+            {t.switchLanguage}
+          </button>
+        </div>
+        <nav aria-label={t.mainNavigation}>
+          <ul>
+            <li><a href="#/" aria-current={path === "/" ? "page" : undefined}>{t.navHome}</a></li>
+            <li><a href="#/dashboard" aria-current={path === "/dashboard" ? "page" : undefined}>{t.navDashboard}</a></li>
+            {session === null ? (
+              <li><a href="#/sign-in" aria-current={path === "/sign-in" ? "page" : undefined}>{t.navSignIn}</a></li>
+            ) : (
+              <>
+                <li class="who">{t.signedInAs(who ?? "")}</li>
+                <li>
+                  <button type="button" class="link-button" onClick={() => { setSession(null); window.location.hash = "/"; }}>
+                    {t.navSignOut}
+                  </button>
+                </li>
+              </>
+            )}
+          </ul>
+        </nav>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Page path={path} />
+      </main>
+    </>
+  );
+}
+
+function Page({ path }: { path: string }) {
+  if (path === "/sign-in") return <SignIn />;
+  if (path === "/dashboard") return <Dashboard />;
+  return <Home />;
+}

@@ -1,0 +1,339 @@
+// The public dashboard, for anyone without signing in: satisfaction per service and channel on
+// each driver, service standards published beside live, wrong-door (decline) rates, the channel
+// mix, and "you said, we did". Every chart has a table of the same figures; withheld figures say
+// why, by the public report's suppression rules.
+
+import { useState } from "preact/hooks";
+import { clients } from "../api.js";
+import { useLoad } from "../async.js";
+import { BarChart } from "../components/chart.js";
+import { PageTitle, Show } from "../components/common.js";
+import { Suppression, type PublicReport, type PublicReportRow, type ServiceChannels } from "../gen/singlewindow/v1/feedback_service_pb.js";
+import type { Service, ServiceStandard } from "../gen/singlewindow/v1/catalog_service_pb.js";
+import { dateTime, decimal, loc, percent, useLang } from "../i18n.js";
+
+/** The most services the dashboard details (the report's first, by agency and service). */
+const MAX_SERVICES = 12;
+
+function quarters(now = new Date()): string[] {
+  const list = [];
+  let year = now.getFullYear();
+  let q = Math.floor(now.getMonth() / 3) + 1;
+  for (let i = 0; i < 4; i++) {
+    list.push(`${year}Q${q}`);
+    q -= 1;
+    if (q === 0) {
+      q = 4;
+      year -= 1;
+    }
+  }
+  return list;
+}
+
+interface DashboardData {
+  report: PublicReport;
+  services: Service[];
+  channels: ServiceChannels[];
+}
+
+async function load(quarter: string): Promise<DashboardData> {
+  const { feedback, catalog } = clients(null);
+  const report = await feedback.getPublicReport({ quarter });
+  const names = [...new Set(report.rows.map((r) => r.service))].slice(0, MAX_SERVICES);
+  const [services, channels] = await Promise.all([
+    Promise.all(names.map((name) => catalog.getService({ name }))),
+    Promise.all(names.map((service) => feedback.getChannelReport({ service }))),
+  ]);
+  return { report, services, channels: channels.flatMap((c) => c.services) };
+}
+
+export function Dashboard() {
+  const { t } = useLang();
+  const options = quarters();
+  const [quarter, setQuarter] = useState(options[0]);
+  const [loaded, reload] = useLoad(() => load(quarter), [quarter]);
+  return (
+    <>
+      <PageTitle>{t.dashboardTitle}</PageTitle>
+      <p class="lead">{t.dashboardIntro}</p>
+      <div class="field inline">
+        <label for="quarter">{t.quarter}</label>
+        <select id="quarter" value={quarter} onChange={(e) => setQuarter((e.target as HTMLSelectElement).value)}>
+          {options.map((q) => (
+            <option key={q} value={q}>
+              {q}
+            </option>
+          ))}
+        </select>
+      </div>
+      <Show loaded={loaded} onRetry={reload}>
+        {(data) => (
+          <>
+            <p class="notice">{t.suppressionRule(data.report.minimumRespondents)}</p>
+            <Satisfaction rows={data.report.rows} />
+            <Standards services={data.services} />
+            <Declines services={data.services} />
+            <Channels channels={data.channels} />
+            <Actions report={data.report} />
+          </>
+        )}
+      </Show>
+    </>
+  );
+}
+
+function Satisfaction({ rows }: { rows: PublicReportRow[] }) {
+  const { t, lang } = useLang();
+  return (
+    <section aria-labelledby="satisfaction">
+      <h2 id="satisfaction">{t.satisfactionTitle}</h2>
+      {rows.length === 0 && <p>{t.noRows}</p>}
+      {rows
+        .filter((r) => r.suppression === Suppression.UNSPECIFIED)
+        .map((row) => {
+          const name = `${loc(row.displayName, lang)} (${t.channelName[row.channel]})`;
+          const drivers = row.drivers.filter((d) => d.answered > 0);
+          return (
+            <figure key={`${row.service}-${row.channel}`} class="figure">
+              <figcaption>{name}</figcaption>
+              <BarChart
+                label={t.satisfactionChartLabel(name)}
+                categories={drivers.map((d) => t.driverName[d.driver])}
+                series={[{ label: t.meanScore, values: drivers.map((d) => d.mean) }]}
+                max={5}
+              />
+              <table>
+                <caption class="visually-hidden">{t.satisfactionChartLabel(name)}</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">{t.driver}</th>
+                    <th scope="col">{t.meanScore}</th>
+                    <th scope="col">{t.respondents}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {drivers.map((d) => (
+                    <tr key={d.driver}>
+                      <th scope="row">{t.driverName[d.driver]}</th>
+                      <td>{decimal(d.mean, lang)}</td>
+                      <td>{String(d.answered)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </figure>
+          );
+        })}
+      {rows.length > 0 && (
+        <table>
+          <caption>{t.satisfactionTitle}</caption>
+          <thead>
+            <tr>
+              <th scope="col">{t.service}</th>
+              <th scope="col">{t.channel}</th>
+              <th scope="col">{t.respondents}</th>
+              <th scope="col">{t.responseRate}</th>
+              <th scope="col">{t.shareSatisfied}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((row) => {
+              const withheld = row.suppression !== Suppression.UNSPECIFIED;
+              return (
+                <tr key={`${row.service}-${row.channel}`}>
+                  <th scope="row">{loc(row.displayName, lang)}</th>
+                  <td>{t.channelName[row.channel]}</td>
+                  {withheld ? (
+                    <td colSpan={3}>
+                      {t.withheld}: {t.suppressionName[row.suppression]}
+                    </td>
+                  ) : (
+                    <>
+                      <td>{String(row.respondents)}</td>
+                      <td>{percent(row.responseRate, lang)}</td>
+                      <td>{percent(row.shareSatisfied, lang)}</td>
+                    </>
+                  )}
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function standardLabel(standard: ServiceStandard, lang: "en" | "fr"): string {
+  const text = loc(standard.text, lang);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+function Standards({ services }: { services: Service[] }) {
+  const { t, lang } = useLang();
+  const measured = services
+    .map((s) => ({ service: s, standards: s.standards.filter((x) => (x.livePerformance?.completed ?? 0n) > 0n) }))
+    .filter((s) => s.standards.length > 0);
+  return (
+    <section aria-labelledby="standards">
+      <h2 id="standards">{t.standardsTitle}</h2>
+      <p>{t.standardsIntro}</p>
+      {measured.map(({ service, standards }) => {
+        const name = loc(service.displayName, lang);
+        return (
+          <figure key={service.name} class="figure">
+            <figcaption>{name}</figcaption>
+            <BarChart
+              label={`${t.standardsTitle}: ${name}`}
+              categories={standards.map((s) => standardLabel(s, lang))}
+              series={[
+                { label: t.target, values: standards.map((s) => s.target ?? 0) },
+                { label: t.published, values: standards.map((s) => s.performance ?? 0) },
+                { label: t.live, values: standards.map((s) => s.livePerformance?.performance ?? 0) },
+              ]}
+              max={1}
+              percent
+            />
+            <table>
+              <caption class="visually-hidden">{`${t.standardsTitle}: ${name}`}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">{t.standard}</th>
+                  <th scope="col">{t.target}</th>
+                  <th scope="col">{t.published}</th>
+                  <th scope="col">{t.live}</th>
+                  <th scope="col">{t.completedLegs}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {standards.map((s) => (
+                  <tr key={s.name}>
+                    <th scope="row">{loc(s.text, lang)}</th>
+                    <td>{percent(s.target, lang)}</td>
+                    <td>{percent(s.performance, lang)}</td>
+                    <td>{percent(s.livePerformance?.performance, lang)}</td>
+                    <td>{String(s.livePerformance?.completed ?? 0n)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </figure>
+        );
+      })}
+    </section>
+  );
+}
+
+function Declines({ services }: { services: Service[] }) {
+  const { t, lang } = useLang();
+  const rows = services.flatMap((service) =>
+    service.standards
+      .filter((s) => (s.livePerformance?.declined ?? 0n) > 0n)
+      .map((s) => ({ service, standard: s, live: s.livePerformance! })),
+  );
+  return (
+    <section aria-labelledby="declines">
+      <h2 id="declines">{t.declineTitle}</h2>
+      <p>{t.declineIntro}</p>
+      {rows.length === 0 ? (
+        <p>{t.noDeclines}</p>
+      ) : (
+        <>
+          <BarChart
+            label={t.declineTitle}
+            categories={rows.map((r) => loc(r.service.displayName, lang))}
+            series={[{ label: t.declineRate, values: rows.map((r) => r.live.declineRate ?? 0) }]}
+            max={1}
+            percent
+          />
+          <table>
+            <caption class="visually-hidden">{t.declineTitle}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t.service}</th>
+                <th scope="col">{t.standard}</th>
+                <th scope="col">{t.declinedLegs}</th>
+                <th scope="col">{t.declineRate}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.standard.name}>
+                  <th scope="row">{loc(r.service.displayName, lang)}</th>
+                  <td>{standardLabel(r.standard, lang)}</td>
+                  <td>{String(r.live.declined)}</td>
+                  <td>{percent(r.live.declineRate, lang)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+function Channels({ channels }: { channels: ServiceChannels[] }) {
+  const { t, lang } = useLang();
+  const withRequests = channels.filter((c) => c.overall.some((f) => f.requests > 0n));
+  if (withRequests.length === 0) return null;
+  return (
+    <section aria-labelledby="channels">
+      <h2 id="channels">{t.channelsTitle}</h2>
+      <p>{t.channelsIntro}</p>
+      <table>
+        <caption class="visually-hidden">{t.channelsTitle}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{t.service}</th>
+            <th scope="col">{t.channel}</th>
+            <th scope="col">{t.requestsCount}</th>
+            <th scope="col">{t.share}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {withRequests.flatMap((c) =>
+            c.overall.map((f) => (
+              <tr key={`${c.service}-${f.channel}`}>
+                <th scope="row">{loc(c.displayName, lang)}</th>
+                <td>{t.channelName[f.channel]}</td>
+                <td>{String(f.requests)}</td>
+                <td>{percent(f.share, lang)}</td>
+              </tr>
+            )),
+          )}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function Actions({ report }: { report: PublicReport }) {
+  const { t, lang } = useLang();
+  return (
+    <section aria-labelledby="actions">
+      <h2 id="actions">{t.actionsTitle}</h2>
+      <p>{t.actionsIntro}</p>
+      {report.actions.length === 0 ? (
+        <p>{t.noActions}</p>
+      ) : (
+        <ul class="actions">
+          {report.actions.map((a) => (
+            <li key={a.warning}>
+              <p>
+                <strong>{t.warning}:</strong> {loc(a.summary, lang)}
+              </p>
+              <p>
+                <strong>{t.action}:</strong> {a.action}
+              </p>
+              <p class="meta">
+                {a.agency}
+                {a.acknowledgeTime && ` · ${dateTime(Number(a.acknowledgeTime.seconds) * 1000, lang)}`}
+              </p>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
