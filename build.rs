@@ -25,7 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::write(out.join("singlewindow_descriptor.bin"), fds.encode_to_vec())?;
     // The error detail types, for reflection only (their Rust types come from tonic-types), so that
     // grpcurl and other reflection clients can decode ErrorInfo and BadRequest.
-    let details = protox::compile(["google/rpc/error_details.proto"], ["proto"])?;
+    let details = protox::compile(
+        ["google/rpc/error_details.proto", "google/rpc/status.proto"],
+        ["proto"],
+    )?;
     fs::write(
         out.join("google_rpc_descriptor.bin"),
         details.encode_to_vec(),
