@@ -7,6 +7,13 @@ import { setSession, useSession } from "./session.js";
 import { Home } from "./pages/home.js";
 import { SignIn } from "./pages/signin.js";
 import { Dashboard } from "./pages/dashboard.js";
+import { CitizenHome } from "./pages/citizen/home.js";
+import { RequestPage } from "./pages/citizen/request.js";
+import { Consents } from "./pages/citizen/consents.js";
+import { AccessLog } from "./pages/citizen/log.js";
+import { Queue } from "./pages/desk/queue.js";
+import { Report } from "./pages/desk/report.js";
+import type { Session } from "./api.js";
 
 export function App() {
   return (
@@ -50,6 +57,11 @@ function Frame() {
               <li><a href="#/sign-in" aria-current={path === "/sign-in" ? "page" : undefined}>{t.navSignIn}</a></li>
             ) : (
               <>
+                <li>
+                  <a href={session.kind === "citizen" ? "#/citizen" : "#/desk"} aria-current={path.startsWith("/citizen") || path.startsWith("/desk") ? "page" : undefined}>
+                    {session.kind === "citizen" ? t.citizenNav : t.deskNav}
+                  </a>
+                </li>
                 <li class="who">{t.signedInAs(who ?? "")}</li>
                 <li>
                   <button type="button" class="link-button" onClick={() => { setSession(null); window.location.hash = "/"; }}>
@@ -62,14 +74,29 @@ function Frame() {
         </nav>
       </header>
       <main id="main" tabIndex={-1}>
-        <Page path={path} />
+        <Page path={path} session={session} />
       </main>
     </>
   );
 }
 
-function Page({ path }: { path: string }) {
+/** The page at `path`; a citizen's or an officer's page asks whoever is not signed in as one to
+ * sign in. */
+function Page({ path, session }: { path: string; session: Session | null }) {
   if (path === "/sign-in") return <SignIn />;
   if (path === "/dashboard") return <Dashboard />;
+  if (path.startsWith("/citizen")) {
+    if (session?.kind !== "citizen") return <SignIn />;
+    const request = /^\/citizen\/requests\/([A-Za-z0-9_-]+)$/.exec(path);
+    if (request) return <RequestPage key={request[1]} session={session} id={request[1]} />;
+    if (path === "/citizen/consents") return <Consents session={session} />;
+    if (path === "/citizen/log") return <AccessLog session={session} />;
+    return <CitizenHome session={session} />;
+  }
+  if (path.startsWith("/desk")) {
+    if (session?.kind !== "officer") return <SignIn />;
+    if (path === "/desk/report") return <Report session={session} />;
+    return <Queue session={session} />;
+  }
   return <Home />;
 }

@@ -2,8 +2,12 @@
 
 import { Channel } from "./gen/singlewindow/v1/types_pb.js";
 import { Driver, Suppression } from "./gen/singlewindow/v1/feedback_service_pb.js";
+import { citizenEn, citizenFr } from "./messages-citizen.js";
+import { deskEn, deskFr } from "./messages-desk.js";
 
 export const en = {
+  ...citizenEn,
+  ...deskEn,
   siteName: "Single window",
   tagline: "One door to every government service",
   skipToContent: "Skip to main content",
@@ -112,6 +116,8 @@ export const en = {
 export type Messages = typeof en;
 
 export const fr: Messages = {
+  ...citizenFr,
+  ...deskFr,
   siteName: "Guichet unique",
   tagline: "Une seule porte vers tous les services gouvernementaux",
   skipToContent: "Passer au contenu principal",

@@ -14,7 +14,10 @@ import { Health, HealthCheckResponse_ServingStatus } from "../src/gen/grpc/healt
 export default async function globalSetup() {
   const binary = resolve(process.env.SINGLE_WINDOW_BINARY ?? "../target/debug/single-window");
   const dir = mkdtempSync(join(tmpdir(), "single-window-browser-"));
-  const server = spawn(binary, ["--listen", "127.0.0.1:0", "--database-url", `sqlite://${dir}/single-window.db`], {
+  // Two respondents are enough to show a group, so that the tests see a rating withheld and then
+  // shown once a second citizen rates the same service.
+  const args = ["--listen", "127.0.0.1:0", "--database-url", `sqlite://${dir}/single-window.db`, "--minimum-respondents", "2"];
+  const server = spawn(binary, args, {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RUST_LOG: "info" },
