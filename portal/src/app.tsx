@@ -11,6 +11,7 @@ import { CitizenHome } from "./pages/citizen/home.js";
 import { RequestPage } from "./pages/citizen/request.js";
 import { Consents } from "./pages/citizen/consents.js";
 import { AccessLog } from "./pages/citizen/log.js";
+import { FormList, FormPage } from "./pages/citizen/forms.js";
 import { Queue } from "./pages/desk/queue.js";
 import { Report } from "./pages/desk/report.js";
 import type { Session } from "./api.js";
@@ -91,6 +92,9 @@ function Page({ path, session }: { path: string; session: Session | null }) {
     if (request) return <RequestPage key={request[1]} session={session} id={request[1]} />;
     if (path === "/citizen/consents") return <Consents session={session} />;
     if (path === "/citizen/log") return <AccessLog session={session} />;
+    if (path === "/citizen/forms") return <FormList session={session} />;
+    const form = /^\/citizen\/forms\/([a-z0-9-]+)$/.exec(path);
+    if (form) return <FormPage key={form[1]} session={session} id={form[1]} />;
     return <CitizenHome session={session} />;
   }
   if (path.startsWith("/desk")) {

@@ -87,6 +87,10 @@ export const citizenEn = {
   submitForm: "Submit",
   submitted: "Submitted. Your record is updated where the form said so.",
   required: "required",
+  yes: "Yes",
+  no: "No",
+  addressParts: { line1: "Street address", line2: "Apartment, suite (optional)", city: "City", province: "Province or territory (ON, QC…)", postalCode: "Postal code" } as Record<string, string>,
+  bankParts: { institution: "Institution number", transit: "Transit number", account: "Account number" } as Record<string, string>,
   driverStatement: {
     satisfaction: "I am satisfied with the service I received.",
     trust: "This interaction increased my confidence in the service.",
@@ -254,6 +258,10 @@ export const citizenFr: typeof citizenEn = {
   submitForm: "Soumettre",
   submitted: "Soumis. Votre dossier est mis à jour là où le formulaire le prévoit.",
   required: "obligatoire",
+  yes: "Oui",
+  no: "Non",
+  addressParts: { line1: "Adresse municipale", line2: "Appartement, bureau (facultatif)", city: "Ville", province: "Province ou territoire (ON, QC…)", postalCode: "Code postal" } as Record<string, string>,
+  bankParts: { institution: "Numéro de l'institution", transit: "Numéro de transit", account: "Numéro de compte" } as Record<string, string>,
   driverStatement: {
     satisfaction: "Je suis satisfait du service reçu.",
     trust: "Cette interaction a renforcé ma confiance envers le service.",

@@ -7,6 +7,7 @@ export function CitizenNav({ path }: { path: string }) {
     ["/citizen", t.navRequests],
     ["/citizen/consents", t.navConsents],
     ["/citizen/log", t.navLog],
+    ["/citizen/forms", t.navForms],
   ];
   return (
     <nav aria-label={t.citizenNav} class="subnav">
