@@ -99,6 +99,7 @@ export const citizenEn = {
     efficiency: "It took a reasonable amount of time.",
     transparency: "I understood what was asked of me, and I was treated fairly.",
     employees: "Employees were helpful and knowledgeable.",
+    value: "The service was worth what it cost me (fees, time, effort).",
   },
   accessAction: {
     1: "Created your record",
@@ -270,6 +271,7 @@ export const citizenFr: typeof citizenEn = {
     efficiency: "Cela a pris un temps raisonnable.",
     transparency: "J'ai compris ce qu'on me demandait, et j'ai été traité équitablement.",
     employees: "Les employés étaient serviables et compétents.",
+    value: "Le service valait ce qu'il m'a coûté (frais, temps, efforts).",
   },
   accessAction: {
     1: "A créé votre dossier",

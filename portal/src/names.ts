@@ -32,3 +32,28 @@ export function useAgencyName(lang: Lang): (agency: string) => string {
     return name ? loc(name, lang) : id.replace(/^agencies\//, "");
   };
 }
+
+const services = new Map<string, Promise<LocalizedText | undefined>>();
+
+/** A function naming services (`services/1003` → its name in `lang`; the id until it loads). */
+export function useServiceName(lang: Lang): (service: string) => string {
+  const [names, setNames] = useState<Map<string, LocalizedText>>(new Map());
+  const known = (service: string) => {
+    if (!services.has(service)) {
+      services.set(
+        service,
+        clients(null)
+          .catalog.getService({ name: service })
+          .then((s) => s.displayName, () => undefined),
+      );
+    }
+    services.get(service)!.then((name) => {
+      if (name && !names.has(service)) setNames((m) => new Map(m).set(service, name));
+    });
+  };
+  return (service: string) => {
+    const name = names.get(service);
+    if (!name) known(service);
+    return name ? loc(name, lang) : service;
+  };
+}

@@ -121,7 +121,7 @@ function Leg({
   );
 }
 
-const DRIVERS: { key: keyof Pick<Scores, "satisfaction" | "trust" | "effectiveness" | "ease" | "efficiency" | "transparency" | "employees">; required: boolean }[] = [
+const DRIVERS: { key: keyof Pick<Scores, "satisfaction" | "trust" | "effectiveness" | "ease" | "efficiency" | "transparency" | "employees" | "value">; required: boolean }[] = [
   { key: "satisfaction", required: true },
   { key: "trust", required: true },
   { key: "effectiveness", required: false },
@@ -129,6 +129,7 @@ const DRIVERS: { key: keyof Pick<Scores, "satisfaction" | "trust" | "effectivene
   { key: "efficiency", required: false },
   { key: "transparency", required: false },
   { key: "employees", required: false },
+  { key: "value", required: false },
 ];
 
 function RatingForm({ session, subject, label, onDone }: { session: CitizenSession; subject: string; label: string; onDone: () => void }) {

@@ -17,7 +17,7 @@ import {
   type Request,
 } from "../../gen/singlewindow/v1/request_service_pb.js";
 import { percent, useLang } from "../../i18n.js";
-import { useAgencyName } from "../../names.js";
+import { useAgencyName, useServiceName } from "../../names.js";
 import { when } from "../../time.js";
 import { DeskNav } from "./nav.js";
 
@@ -129,6 +129,7 @@ type Mode = null | "decline" | "pause" | "refer" | "complete";
 function QueueItem({ item, session, onChanged }: { item: Item; session: OfficerSession; onChanged: () => void }) {
   const { t, lang } = useLang();
   const agencyName = useAgencyName(lang);
+  const serviceName = useServiceName(lang);
   const { request, leg } = item;
   const clock = leg.clock;
   const need = request.need?.need.case === "text" ? request.need.need.value : request.note.split("\n")[0] || leg.service;
@@ -137,7 +138,7 @@ function QueueItem({ item, session, onChanged }: { item: Item; session: OfficerS
     <li class="leg">
       <h3>{need}</h3>
       <p>
-        <span class="status">{t.handoffState[leg.state]}</span> · {leg.service} · {t.fromAgency}: {agencyName(leg.fromAgency)}
+        <span class="status">{t.handoffState[leg.state]}</span> · {serviceName(leg.service)} · {t.fromAgency}: {agencyName(leg.fromAgency)}
       </p>
       {clock && (
         <p>
