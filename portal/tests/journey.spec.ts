@@ -135,6 +135,11 @@ test("the dashboard withholds a rating until a second respondent, then shows it"
     .getByRole("row")
     .filter({ has: visitor.getByRole("rowheader", { name: /^Employment Insurance/ }) });
   await expect(row.getByText("Withheld: Too few respondents")).toBeVisible();
+  const wrongDoor = visitor
+    .getByRole("table", { name: "Decline rate of the requests handed from one agency to another" })
+    .getByRole("row")
+    .filter({ has: visitor.getByRole("rowheader", { name: "Canada Revenue Agency" }) });
+  await expect(wrongDoor.getByText("Withheld: Too few respondents")).toBeVisible();
   await checkPage(visitor, "dashboard-withheld");
 
   // Jordan goes through the same journey; the ESDC desk completes it.
@@ -149,6 +154,8 @@ test("the dashboard withholds a rating until a second respondent, then shows it"
   await expect(row.getByText("Withheld: Too few respondents")).toHaveCount(0);
   await expect(row.getByRole("cell", { name: "2", exact: true })).toBeVisible();
   await expect(visitor.getByRole("img", { name: /Mean score on each driver for Employment Insurance/ })).toBeVisible();
+  // Both requests CRA handed to ESDC were answered, none declined.
+  await expect(wrongDoor.getByRole("cell")).toHaveText(["Employment and Social Development Canada", "2", "0", "0%"]);
   await expect(visitor.getByRole("heading", { name: "Service standards: published and live" })).toBeVisible();
   await checkPage(visitor, "dashboard");
   console.assertClean();

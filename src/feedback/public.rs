@@ -10,7 +10,7 @@ use crate::{
     },
     records::Caller,
     store::{
-        StoreResult, Tx,
+        StoreResult, Tx, feedback_sql,
         warning_sql::{self, WarningRecord},
     },
 };
@@ -29,12 +29,26 @@ pub struct Get {
     pub now: Timestamp,
 }
 
-/// The public report: its rows (groups keyed by agency, service, channel and quarter) and the
-/// actions taken.
+/// The public report: its rows (groups keyed by agency, service, channel and quarter), the wrong
+/// doors between agencies, and the actions taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Public {
     pub report: Report,
+    pub wrong_doors: Vec<WrongDoor>,
     pub actions: Vec<WarningRecord>,
+}
+
+/// Legs handed from one agency to another in the quarter, as the receiver answered them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrongDoor {
+    /// The agency id that handed them on; empty for a portal that named none.
+    pub from_agency: String,
+    pub to_agency: String,
+    /// Completed or declined.
+    pub answered: i64,
+    pub declined: i64,
+    /// Fewer answered legs than the minimum: every figure withheld.
+    pub suppressed: bool,
 }
 
 /// Reads the public report of `input.quarter`.
@@ -56,5 +70,25 @@ pub async fn get(tx: &mut Tx, input: &Get) -> StoreResult<Public> {
         input.quarter.next().start(&zone),
     );
     let actions = warning_sql::acknowledged_between(tx, span, input.agency.as_deref()).await?;
-    Ok(Public { report, actions })
+    let wrong_doors = feedback_sql::pair_declines(tx, &input.quarter.to_string())
+        .await?
+        .into_iter()
+        .filter(|(from, to, _, _)| from != to)
+        .filter(|(from, to, _, _)| input.agency.as_deref().is_none_or(|a| a == from || a == to))
+        .map(|(from_agency, to_agency, answered, declined)| {
+            let suppressed = answered < input.minimum;
+            WrongDoor {
+                from_agency,
+                to_agency,
+                answered: if suppressed { 0 } else { answered },
+                declined: if suppressed { 0 } else { declined },
+                suppressed,
+            }
+        })
+        .collect();
+    Ok(Public {
+        report,
+        wrong_doors,
+        actions,
+    })
 }

@@ -1029,6 +1029,141 @@ async fn a_planted_drop_and_a_wrong_door_pair_raise_warnings_that_noise_does_not
     }
 }
 
+/// A request for `service` opened for Jordan at the counter of the agency `key` authenticates.
+async fn open_at(app: &TestApp, key: &'static str, service_name: &str, id: String) -> pb::Request {
+    app.requests
+        .clone()
+        .open_request(req(
+            &As::Key(key),
+            pb::OpenRequestRequest {
+                citizen: JORDAN.to_owned(),
+                need: service(service_name),
+                entry_point: Some(pb::EntryPoint {
+                    agency: String::new(),
+                    channel: pb::Channel::InPerson as i32,
+                }),
+                request_id: id,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("opened")
+        .into_inner()
+}
+
+async fn decline_first(app: &TestApp, request: &pb::Request) {
+    let leg = &request.handoffs[0];
+    app.requests
+        .clone()
+        .decline_handoff(req(
+            &As::Key(ESDC),
+            pb::DeclineHandoffRequest {
+                name: leg.name.clone(),
+                etag: leg.etag.clone(),
+                reason: pb::DeclineReason::NotOurMandate as i32,
+                text: "Not ours.".to_owned(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("declined");
+}
+
+#[tokio::test]
+async fn the_public_report_shows_wrong_door_rates_between_agencies_and_withholds_small_pairs() {
+    for backend in backends() {
+        let db = TestDb::with_catalogue(backend).await;
+        let mut args = serve_args(&db.url);
+        args.minimum_respondents = 3;
+        let app = TestApp::start(db, Some(args)).await;
+        app.wait_until_serving().await;
+        consent_at_counter(&app, CRA, "cra-arc", Purpose::Referral, &[Cat::Contact]).await;
+        consent_at_counter(&app, CIC, "cic", Purpose::Referral, &[Cat::Contact]).await;
+        consent_at_counter(
+            &app,
+            ESDC,
+            "esdc-edsc",
+            Purpose::ServiceDelivery,
+            &[Cat::Contact],
+        )
+        .await;
+        // CRA sends three EI requests to ESDC, which declines two and completes one; CIC sends
+        // one, completed (too few to show); ESDC's own counter delivers one itself (no handoff
+        // between agencies).
+        for i in 0..3 {
+            let opened = open_at(&app, CRA, EI, format!("cra-{i}")).await;
+            if i < 2 {
+                decline_first(&app, &opened).await;
+            } else {
+                serve_last(&app, &As::Key(ESDC), &opened).await;
+            }
+        }
+        let from_cic = open_at(&app, CIC, EI, "cic-0".to_owned()).await;
+        serve_last(&app, &As::Key(ESDC), &from_cic).await;
+        let direct = open_at(&app, ESDC, EI, "esdc-0".to_owned()).await;
+        serve_last(&app, &As::Key(ESDC), &direct).await;
+
+        let zone = jiff::tz::TimeZone::get("America/Toronto").expect("zone");
+        let quarter = Quarter::of(single_window::clock::SystemClock.now(), &zone).to_string();
+        let public = |agency: &str| {
+            let (app, quarter, agency) = (&app, quarter.clone(), agency.to_owned());
+            async move {
+                app.feedback
+                    .clone()
+                    .get_public_report(req(
+                        &As::Public,
+                        pb::GetPublicReportRequest {
+                            quarter,
+                            fiscal: false,
+                            agency,
+                        },
+                    ))
+                    .await
+                    .expect("the public reads it")
+                    .into_inner()
+            }
+        };
+        let report = public("").await;
+        let pair = |from: &str| {
+            report
+                .wrong_doors
+                .iter()
+                .find(|w| w.from_agency == from && w.to_agency == "agencies/esdc-edsc")
+                .cloned()
+                .unwrap_or_else(|| panic!("no pair from {from}: {:?}", report.wrong_doors))
+        };
+        let cra = pair("agencies/cra-arc");
+        assert_eq!(cra.suppression, Suppression::Unspecified as i32);
+        assert_eq!((cra.answered, cra.declined), (3, 2));
+        assert!((cra.decline_rate - 2.0 / 3.0).abs() < 1e-9);
+        let cic = pair("agencies/cic");
+        assert_eq!(cic.suppression, Suppression::TooFewRespondents as i32);
+        assert_eq!(
+            (cic.answered, cic.declined, cic.decline_rate),
+            (0, 0, 0.0),
+            "a withheld pair shows no figure"
+        );
+        assert!(
+            report
+                .wrong_doors
+                .iter()
+                .all(|w| w.from_agency != w.to_agency),
+            "legs an agency delivers itself are not between agencies: {:?}",
+            report.wrong_doors
+        );
+        let only_cic = public("agencies/cic").await;
+        assert_eq!(
+            only_cic
+                .wrong_doors
+                .iter()
+                .map(|w| w.from_agency.as_str())
+                .collect::<Vec<_>>(),
+            ["agencies/cic"]
+        );
+        app.stop().await.expect("stopped");
+    }
+}
+
 #[tokio::test]
 async fn the_public_report_and_its_export_agree_and_channels_show_where_citizens_came_from() {
     for backend in backends() {

@@ -305,10 +305,13 @@ check "CRA acknowledges it with the action taken" '.state == "WARNING_STATE_ACKN
 Q="$(date +%Y)Q$(( ($(date +%-m) + 2) / 3 ))"
 out=$(grpcurl -plaintext -d "{\"quarter\": \"$Q\"}" "$SIM" singlewindow.v1.FeedbackService/GetPublicReport)
 check "the public report answers anyone, per service and channel" '(.rows | length) > 0 and (.fiscalQuarter | test("^[0-9]{4}-[0-9]{2} Q[1-4]$"))' "$out"
+check "the public report shows wrong doors between agencies, never an agency to itself" \
+  '(.wrongDoors | length) > 0 and all(.wrongDoors[]; .toAgency != .fromAgency)' "$out"
 rows=$(jq '.rows | length' <<<"$out")
+doors=$(jq '.wrongDoors | length' <<<"$out")
 "$BIN" report export --quarter "$Q" --out "$tmp/reports" --database-url "sqlite://$tmp/sim.db" 2>"$tmp/export.log" || { cat "$tmp/export.log"; fail "report export"; }
 check "report export writes the same rows as CSV and JSON" ". == true" \
-  "$([ "$(($(wc -l <"$tmp/reports/cx-$Q.csv") - 1))" = "$rows" ] && [ "$(jq '.rows | length' "$tmp/reports/cx-$Q.json")" = "$rows" ] && echo true || echo false)"
+  "$([ "$(($(wc -l <"$tmp/reports/cx-$Q.csv") - 1))" = "$rows" ] && [ "$(jq '.rows | length' "$tmp/reports/cx-$Q.json")" = "$rows" ] && [ "$(jq '.wrong_doors | length' "$tmp/reports/cx-$Q.json")" = "$doors" ] && echo true || echo false)"
 kill -TERM "$sim_pid" 2>/dev/null || true
 wait "$sim_pid" 2>/dev/null || true
 

@@ -8,9 +8,16 @@ import { clients } from "../api.js";
 import { useLoad } from "../async.js";
 import { BarChart } from "../components/chart.js";
 import { PageTitle, Show } from "../components/common.js";
-import { Suppression, type PublicReport, type PublicReportRow, type ServiceChannels } from "../gen/singlewindow/v1/feedback_service_pb.js";
+import {
+  Suppression,
+  type PublicReport,
+  type PublicReportRow,
+  type ServiceChannels,
+  type WrongDoorRow,
+} from "../gen/singlewindow/v1/feedback_service_pb.js";
 import type { Service, ServiceStandard } from "../gen/singlewindow/v1/catalog_service_pb.js";
 import { dateTime, decimal, loc, percent, useLang } from "../i18n.js";
+import { useAgencyName } from "../names.js";
 
 /** The most services the dashboard details (the report's first, by agency and service). */
 const MAX_SERVICES = 12;
@@ -72,7 +79,7 @@ export function Dashboard() {
             <p class="notice">{t.suppressionRule(data.report.minimumRespondents)}</p>
             <Satisfaction rows={data.report.rows} />
             <Standards services={data.services} />
-            <Declines services={data.services} />
+            <Declines report={data.report} />
             <Channels channels={data.channels} />
             <Actions report={data.report} />
           </>
@@ -224,45 +231,56 @@ function Standards({ services }: { services: Service[] }) {
   );
 }
 
-function Declines({ services }: { services: Service[] }) {
+function Declines({ report }: { report: PublicReport }) {
   const { t, lang } = useLang();
-  const rows = services.flatMap((service) =>
-    service.standards
-      .filter((s) => (s.livePerformance?.declined ?? 0n) > 0n)
-      .map((s) => ({ service, standard: s, live: s.livePerformance! })),
-  );
+  const agencyName = useAgencyName(lang);
+  const pairs = report.wrongDoors;
+  const label = (w: WrongDoorRow) => `${w.fromAgency ? agencyName(w.fromAgency) : t.portals} → ${agencyName(w.toAgency)}`;
+  const shown = pairs.filter((w) => w.suppression === Suppression.UNSPECIFIED);
   return (
     <section aria-labelledby="declines">
       <h2 id="declines">{t.declineTitle}</h2>
       <p>{t.declineIntro}</p>
-      {rows.length === 0 ? (
+      {pairs.length === 0 ? (
         <p>{t.noDeclines}</p>
       ) : (
         <>
-          <BarChart
-            label={t.declineTitle}
-            categories={rows.map((r) => loc(r.service.displayName, lang))}
-            series={[{ label: t.declineRate, values: rows.map((r) => r.live.declineRate ?? 0) }]}
-            max={1}
-            percent
-          />
+          {shown.length > 0 && (
+            <BarChart
+              label={t.declineChartLabel}
+              categories={shown.map(label)}
+              series={[{ label: t.declineRate, values: shown.map((w) => w.declineRate) }]}
+              max={1}
+              percent
+            />
+          )}
           <table>
-            <caption class="visually-hidden">{t.declineTitle}</caption>
+            <caption class="visually-hidden">{t.declineChartLabel}</caption>
             <thead>
               <tr>
-                <th scope="col">{t.service}</th>
-                <th scope="col">{t.standard}</th>
+                <th scope="col">{t.handedOnBy}</th>
+                <th scope="col">{t.handedTo}</th>
+                <th scope="col">{t.answeredLegs}</th>
                 <th scope="col">{t.declinedLegs}</th>
                 <th scope="col">{t.declineRate}</th>
               </tr>
             </thead>
             <tbody>
-              {rows.map((r) => (
-                <tr key={r.standard.name}>
-                  <th scope="row">{loc(r.service.displayName, lang)}</th>
-                  <td>{standardLabel(r.standard, lang)}</td>
-                  <td>{String(r.live.declined)}</td>
-                  <td>{percent(r.live.declineRate, lang)}</td>
+              {pairs.map((w) => (
+                <tr key={`${w.fromAgency}-${w.toAgency}`}>
+                  <th scope="row">{w.fromAgency ? agencyName(w.fromAgency) : t.portals}</th>
+                  <td>{agencyName(w.toAgency)}</td>
+                  {w.suppression !== Suppression.UNSPECIFIED ? (
+                    <td colSpan={3}>
+                      {t.withheld}: {t.suppressionName[w.suppression]}
+                    </td>
+                  ) : (
+                    <>
+                      <td>{String(w.answered)}</td>
+                      <td>{String(w.declined)}</td>
+                      <td>{percent(w.declineRate, lang)}</td>
+                    </>
+                  )}
                 </tr>
               ))}
             </tbody>

@@ -631,5 +631,26 @@ pub fn public_report(
             .collect(),
         minimum_respondents: i32::try_from(minimum).unwrap_or(i32::MAX),
         method: crate::domain::report::METHOD.to_owned(),
+        wrong_doors: p
+            .wrong_doors
+            .iter()
+            .map(|w| pb::WrongDoorRow {
+                from_agency: agency_name(&w.from_agency),
+                to_agency: agency_name(&w.to_agency),
+                suppression: if w.suppressed {
+                    pb::Suppression::TooFewRespondents
+                } else {
+                    pb::Suppression::Unspecified
+                }
+                .into(),
+                answered: w.answered,
+                declined: w.declined,
+                decline_rate: if w.answered > 0 {
+                    w.declined as f64 / w.answered as f64
+                } else {
+                    0.0
+                },
+            })
+            .collect(),
     }
 }

@@ -146,12 +146,31 @@ pub fn json(report: &pb::PublicReport) -> serde_json::Value {
             })
         })
         .collect();
+    let wrong_doors: Vec<serde_json::Value> = report
+        .wrong_doors
+        .iter()
+        .map(|w| {
+            let suppressed = w.suppression != pb::Suppression::Unspecified as i32;
+            let mut value = serde_json::json!({
+                "from_agency": w.from_agency,
+                "to_agency": w.to_agency,
+                "suppressed": suppressed,
+            });
+            if !suppressed {
+                value["answered"] = w.answered.into();
+                value["declined"] = w.declined.into();
+                value["decline_rate"] = w.decline_rate.into();
+            }
+            value
+        })
+        .collect();
     serde_json::json!({
         "quarter": report.quarter,
         "fiscal_quarter": report.fiscal_quarter,
         "minimum_respondents": report.minimum_respondents,
         "method": report.method,
         "rows": rows,
+        "wrong_doors": wrong_doors,
         "actions": actions,
     })
 }
