@@ -145,11 +145,12 @@ pub async fn read_events(tx: &mut Tx, input: &ReadEvents) -> Answer<EventPage> {
     } else {
         Vec::new()
     };
+    let mut tree = merkle::Tree::new(&leaves);
     let events = events
         .into_iter()
         .map(|event| {
             let proof = match event.leaf_index {
-                Some(i) if i < size => merkle::inclusion_proof(i as usize, &leaves),
+                Some(i) if i < size => tree.inclusion_proof(i as usize),
                 _ => Vec::new(),
             };
             (event, proof)
