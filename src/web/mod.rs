@@ -5,7 +5,8 @@
 //!
 //! The pages talk to the service only through its public API, over gRPC-Web on the same origin.
 //! Every answer carries a strict Content-Security-Policy (scripts, styles and connections to this
-//! origin only) and no caching except for the hashed, immutable files.
+//! origin only) and no caching except for the hashed, immutable files, which go gzipped (the
+//! build's own copies) to browsers that accept it.
 
 pub mod assets;
 
@@ -103,7 +104,8 @@ where
         if method != Method::GET && method != Method::HEAD {
             return Either::Right(self.inner.call(request));
         }
-        let mut response = answer(&self.settings, request.uri().path());
+        let gzip = accepts_gzip(request.headers());
+        let mut response = answer(&self.settings, request.uri().path(), gzip);
         secure(response.headers_mut());
         if method == Method::HEAD {
             *response.body_mut() = Body::empty();
@@ -112,8 +114,9 @@ where
     }
 }
 
-/// The answer to a `GET` of `path`.
-fn answer(settings: &WebSettings, path: &str) -> Response<Body> {
+/// The answer to a `GET` of `path`, gzipped when the client accepts it and the build made a gzip
+/// copy of the file.
+fn answer(settings: &WebSettings, path: &str, gzip: bool) -> Response<Body> {
     if path == DEMO_CREDENTIALS_PATH {
         return match &settings.demo {
             Some(idp) => demo_credentials(idp),
@@ -124,7 +127,8 @@ fn answer(settings: &WebSettings, path: &str) -> Response<Body> {
         "" => "index.html",
         file => file,
     };
-    let Some(asset) = assets::find(file) else {
+    let compressed = assets::find(&format!("{file}.gz"));
+    let Some(asset) = assets::find(file).filter(|_| !file.ends_with(".gz")) else {
         if file == "index.html" {
             return plain(
                 StatusCode::NOT_FOUND,
@@ -138,8 +142,9 @@ fn answer(settings: &WebSettings, path: &str) -> Response<Body> {
     } else {
         "no-cache"
     };
+    let sent = compressed.filter(|_| gzip).unwrap_or(asset);
     let mut response = Response::new(Body::new(http_body_util::Full::new(Bytes::from_static(
-        asset.bytes,
+        sent.bytes,
     ))));
     let headers = response.headers_mut();
     headers.insert(
@@ -147,7 +152,32 @@ fn answer(settings: &WebSettings, path: &str) -> Response<Body> {
         HeaderValue::from_static(assets::content_type(asset.path)),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if compressed.is_some() {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if !std::ptr::eq(sent, asset) {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     response
+}
+
+/// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`.
+fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
 }
 
 fn demo_credentials(idp: &DemoIdentityProvider) -> Response<Body> {
@@ -200,4 +230,32 @@ fn secure(headers: &mut http::HeaderMap) {
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, value.parse().expect("a header"));
+        headers
+    }
+
+    #[test]
+    fn gzip_is_sent_only_to_clients_that_accept_it() {
+        for (value, accepted) in [
+            ("gzip, deflate, br, zstd", true),
+            ("br;q=1.0, gzip;q=0.8", true),
+            ("*", true),
+            ("GZIP", true),
+            ("gzip;q=0", false),
+            ("gzip; q=0.0", false),
+            ("br, deflate", false),
+            ("identity", false),
+        ] {
+            assert_eq!(accepts_gzip(&with(value)), accepted, "{value}");
+        }
+        assert!(!accepts_gzip(&http::HeaderMap::new()));
+    }
 }

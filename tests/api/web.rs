@@ -40,8 +40,14 @@ impl Reply {
 }
 
 async fn http1(addr: SocketAddr, method: &str, path: &str) -> Reply {
+    http1_with(addr, method, path, "").await
+}
+
+/// [`http1`] with `extra` header lines (each ending in CRLF).
+async fn http1_with(addr: SocketAddr, method: &str, path: &str, extra: &str) -> Reply {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .await
@@ -113,6 +119,44 @@ async fn the_portal_is_served_over_http1_with_a_strict_content_security_policy()
         js.body.len() > 10_000,
         "the bundle is {} bytes",
         js.body.len()
+    );
+}
+
+#[tokio::test]
+async fn scripts_go_gzipped_to_browsers_that_accept_it_and_plain_to_others() {
+    let app = TestApp::spawn_with(|_| {}).await;
+    let html = http1(app.addr, "GET", "/").await.text();
+    let script = html
+        .split(r#"src=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page names its script")
+        .to_owned();
+    let plain = http1(app.addr, "GET", &script).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("accept-encoding"));
+    let zipped = http1_with(app.addr, "GET", &script, "Accept-Encoding: gzip, br\r\n").await;
+    assert_eq!(zipped.status, 200);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(zipped.header("vary"), Some("accept-encoding"));
+    assert_eq!(
+        zipped.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(&zipped.body[..2], [0x1f, 0x8b], "a gzip stream");
+    assert!(
+        zipped.body.len() * 2 < plain.body.len(),
+        "{} bytes gzipped against {} plain",
+        zipped.body.len(),
+        plain.body.len()
+    );
+    let refused = http1_with(app.addr, "GET", &script, "Accept-Encoding: gzip;q=0\r\n").await;
+    assert_eq!(refused.header("content-encoding"), None);
+    assert_eq!(refused.body, plain.body);
+    let copy = http1(app.addr, "GET", &format!("{script}.gz")).await;
+    assert_eq!(
+        copy.status, 404,
+        "the gzip copies are not files of their own"
     );
 }
 
