@@ -9,9 +9,12 @@ use crate::{auth::jwt::parse_algorithm, grpc::page_token::TokenKey, store::PoolS
 /// single-window: a no-wrong-door gRPC service through which government agencies share a catalogue
 /// of services, service standards and life events, and citizen records read only under the
 /// citizen's consent, with every access in a log the citizen can verify; it routes a need in the
-/// citizen's own words to the right services and agencies, with the reasons.
+/// citizen's own words to the right services and agencies, with the reasons, hands requests on
+/// between agencies with a clock per leg, shares common forms, and records satisfaction with every
+/// handoff.
 ///
-/// Without a subcommand it serves (`serve`). The default database is a SQLite file in the working
+/// Without a subcommand it serves (`serve`): gRPC, gRPC-Web, and on the same port the portal for
+/// citizens, the agency desk and the public dashboard (open `http://127.0.0.1:50051/`). The default database is a SQLite file in the working
 /// directory, created, migrated and loaded with the built-in Government of Canada catalogue on
 /// first start; its keys are kept beside it (`<database>.keys.json`).
 #[derive(Debug, Parser)]
@@ -44,7 +47,7 @@ pub enum LogFormat {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve gRPC (the default).
+    /// Serve gRPC, gRPC-Web and the portal on one port (the default).
     Serve(Box<ServeArgs>),
     /// Apply database migrations, then exit. Needed before `serve` on PostgreSQL; SQLite migrates
     /// itself.
