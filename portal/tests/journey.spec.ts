@@ -109,20 +109,31 @@ test("a wrong-door need becomes a completed, rated request while the desk update
   citizenConsole.assertClean();
 });
 
-test("the citizen reads her access log, verified in the browser, and her consents", async ({ browser }) => {
+test("the citizen gives and revokes a consent, then reads both in her access log, verified in the browser", async ({ browser }) => {
   const amelie = await signIn(browser, "Amélie Tremblay");
   const console = watchConsole(amelie);
+  await amelie.getByRole("link", { name: "Your consents" }).click();
+  await expect(amelie.getByRole("heading", { level: 1, name: "Your consents" })).toBeVisible();
+  await amelie.getByLabel("Agency").selectOption({ label: "Employment and Social Development Canada" });
+  await amelie.getByLabel("Purpose").selectOption({ label: "Being told when your record changes" });
+  await amelie.getByRole("button", { name: "Give this consent" }).click();
+  await expect(amelie.getByRole("status").getByText(/^Your consent is recorded/)).toBeVisible();
+  const revoke = amelie.getByRole("button", { name: "Revoke the consent of Employment and Social Development Canada" });
+  await expect(revoke).toBeVisible();
+  await checkPage(amelie, "citizen-consents");
+  await revoke.click();
+  await expect(revoke).toHaveCount(0);
+  await expect(amelie.getByRole("cell", { name: /^Revoked/ })).toBeVisible();
+
   await amelie.getByRole("link", { name: "Who looked at your record" }).click();
   await expect(amelie.getByRole("status").getByText(/^Verified: the checkpoint is signed by the log's key/)).toBeVisible();
   await expect(amelie.getByRole("cell", { name: "Opened a request" }).first()).toBeVisible();
+  await expect(amelie.getByRole("cell", { name: /^Recorded a consent/ }).first()).toBeVisible();
+  await expect(amelie.getByRole("cell", { name: /^Revoked a consent/ }).first()).toBeVisible();
   await checkPage(amelie, "citizen-access-log");
   // A second visit checks that the log only grew since the checkpoint this browser kept.
   await amelie.reload();
   await expect(amelie.getByText(/^The log only grew since your last visit/)).toBeVisible();
-
-  await amelie.getByRole("link", { name: "Your consents" }).click();
-  await expect(amelie.getByRole("heading", { level: 1, name: "Your consents" })).toBeVisible();
-  await checkPage(amelie, "citizen-consents");
   console.assertClean();
 });
 

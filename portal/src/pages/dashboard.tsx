@@ -299,6 +299,22 @@ function Channels({ channels }: { channels: ServiceChannels[] }) {
     <section aria-labelledby="channels">
       <h2 id="channels">{t.channelsTitle}</h2>
       <p>{t.channelsIntro}</p>
+      {withRequests.map((c) => {
+        const name = loc(c.displayName, lang);
+        const used = c.overall.filter((f) => f.requests > 0n);
+        return (
+          <figure key={c.service} class="figure">
+            <figcaption>{name}</figcaption>
+            <BarChart
+              label={t.channelsChartLabel(name)}
+              categories={used.map((f) => t.channelName[f.channel])}
+              series={[{ label: t.share, values: used.map((f) => f.share) }]}
+              max={1}
+              percent
+            />
+          </figure>
+        );
+      })}
       <table>
         <caption class="visually-hidden">{t.channelsTitle}</caption>
         <thead>

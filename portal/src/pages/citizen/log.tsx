@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { clients, type Session } from "../../api.js";
 import { useLoad } from "../../async.js";
 import { PageTitle, Show } from "../../components/common.js";
-import { AccessOutcome, type AccessEvent, type ListAccessEventsResponse } from "../../gen/singlewindow/v1/citizen_service_pb.js";
+import { AccessOutcome, ConsentPurpose, type AccessEvent, type ListAccessEventsResponse } from "../../gen/singlewindow/v1/citizen_service_pb.js";
 import { useLang } from "../../i18n.js";
 import { useAgencyName } from "../../names.js";
 import { when } from "../../time.js";
@@ -141,12 +141,12 @@ function Verified({ log, citizen }: { log: Log; citizen: string }) {
           {[...log.events].reverse().map((e) => (
             <tr key={e.name}>
               <td>{when(e.time, lang)}</td>
-              <th scope="row">{e.actor.startsWith("agencies/") ? agencyName(e.actor) : e.actor}</th>
+              <th scope="row">{e.actor.startsWith("agencies/") ? agencyName(e.actor) : e.actor.startsWith("portals/") ? t.youThroughPortal : e.actor}</th>
               <td>
                 {t.accessAction[e.action] ?? String(e.action)}
                 {e.categories.length > 0 && ` (${e.categories.map((c) => t.consentCategory[c]).join(", ")})`}
               </td>
-              <td>{t.consentPurpose[e.purpose]}</td>
+              <td>{e.purpose === ConsentPurpose.UNSPECIFIED ? "—" : t.consentPurpose[e.purpose]}</td>
               <td class={e.outcome === AccessOutcome.DENIED ? "status status-bad" : ""}>
                 {e.outcome === AccessOutcome.DENIED ? t.denied : t.allowed}
               </td>
