@@ -25,6 +25,8 @@ COPY migrations/ migrations/
 COPY data/ data/
 COPY benches/ benches/
 COPY src/ src/
+# The portal's built files, which build.rs embeds (portal/dist is committed; no npm in the image).
+COPY portal/dist/ portal/dist/
 
 # The registry and the target directory live in cache mounts, so the binary is copied out of the
 # cache within the same step.
