@@ -96,6 +96,12 @@ async fn the_portal_is_served_over_http1_with_a_strict_content_security_policy()
         assert!(csp.contains(directive), "{directive} missing from {csp}");
     }
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(
+        page.header("cross-origin-opener-policy"),
+        Some("same-origin")
+    );
     let html = page.text();
     assert!(html.contains(r#"<div id="app">"#), "{html}");
 
