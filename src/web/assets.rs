@@ -53,6 +53,10 @@ mod tests {
 
     #[test]
     fn assets_are_sorted_so_lookups_find_every_file() {
+        assert!(
+            built(),
+            "portal/dist is committed, so the binary holds the portal"
+        );
         for asset in ASSETS {
             assert_eq!(find(asset.path).map(|a| a.path), Some(asset.path));
         }

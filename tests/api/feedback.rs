@@ -94,23 +94,7 @@ async fn consent_at_counter(
 
 /// A request for `service` opened by ESDC at its counter for Jordan.
 async fn open_at_esdc(app: &TestApp, service_name: &str) -> pb::Request {
-    app.requests
-        .clone()
-        .open_request(req(
-            &As::Key(ESDC),
-            pb::OpenRequestRequest {
-                citizen: JORDAN.to_owned(),
-                need: service(service_name),
-                entry_point: Some(pb::EntryPoint {
-                    agency: String::new(),
-                    channel: pb::Channel::InPerson as i32,
-                }),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("opened")
-        .into_inner()
+    open_at(app, ESDC, service_name, String::new()).await
 }
 
 async fn step_accept(app: &TestApp, who: &As, leg: &pb::Handoff) -> pb::Request {
@@ -878,40 +862,8 @@ async fn a_planted_drop_and_a_wrong_door_pair_raise_warnings_that_noise_does_not
             served_and_rated(&app, &who, given, format!("q4-{i}")).await;
         }
         for i in 0..3 {
-            let opened = app
-                .requests
-                .clone()
-                .open_request(req(
-                    &As::Key(CRA),
-                    pb::OpenRequestRequest {
-                        citizen: JORDAN.to_owned(),
-                        need: service(EI),
-                        entry_point: Some(pb::EntryPoint {
-                            agency: String::new(),
-                            channel: pb::Channel::InPerson as i32,
-                        }),
-                        request_id: format!("wrong-door-{i}"),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .expect("opened")
-                .into_inner();
-            let leg = opened.handoffs[0].clone();
-            app.requests
-                .clone()
-                .decline_handoff(req(
-                    &As::Key(ESDC),
-                    pb::DeclineHandoffRequest {
-                        name: leg.name.clone(),
-                        etag: leg.etag.clone(),
-                        reason: pb::DeclineReason::NotOurMandate as i32,
-                        text: "Not here.".to_owned(),
-                        request_id: String::new(),
-                    },
-                ))
-                .await
-                .expect("declined");
+            let opened = open_at(&app, CRA, EI, format!("wrong-door-{i}")).await;
+            decline_first(&app, &opened).await;
         }
         let esdc = As::Key(ESDC);
         let drop = wait_for_warning(&app, &esdc, |w| {

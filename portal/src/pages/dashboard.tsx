@@ -18,24 +18,10 @@ import {
 import type { Service, ServiceStandard } from "../gen/singlewindow/v1/catalog_service_pb.js";
 import { dateTime, decimal, loc, percent, useLang } from "../i18n.js";
 import { useAgencyName } from "../names.js";
+import { quarters } from "../time.js";
 
 /** The most services the dashboard details (the report's first, by agency and service). */
 const MAX_SERVICES = 12;
-
-function quarters(now = new Date()): string[] {
-  const list = [];
-  let year = now.getFullYear();
-  let q = Math.floor(now.getMonth() / 3) + 1;
-  for (let i = 0; i < 4; i++) {
-    list.push(`${year}Q${q}`);
-    q -= 1;
-    if (q === 0) {
-      q = 4;
-      year -= 1;
-    }
-  }
-  return list;
-}
 
 interface DashboardData {
   report: PublicReport;

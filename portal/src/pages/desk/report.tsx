@@ -7,22 +7,18 @@ import { PageTitle, Show } from "../../components/common.js";
 import { ReportGrouping, Suppression, type ReportGroup } from "../../gen/singlewindow/v1/feedback_service_pb.js";
 import { decimal, percent, useLang } from "../../i18n.js";
 import { useAgencyName } from "../../names.js";
+import { quarters } from "../../time.js";
 import { DeskNav } from "./nav.js";
 import { agencyOf } from "./queue.js";
 
 type OfficerSession = Extract<Session, { kind: "officer" }>;
-
-function quarterNow(): string {
-  const now = new Date();
-  return `${now.getFullYear()}Q${Math.floor(now.getMonth() / 3) + 1}`;
-}
 
 export function Report({ session }: { session: OfficerSession }) {
   const { t, lang } = useLang();
   const agencyName = useAgencyName(lang);
   const agency = agencyOf(session.principal);
   const [loaded, reload] = useLoad(
-    () => clients(session).feedback.getSatisfactionReport({ grouping: ReportGrouping.SERVICE, quarter: quarterNow() }),
+    () => clients(session).feedback.getSatisfactionReport({ grouping: ReportGrouping.SERVICE, quarter: quarters(1)[0] }),
     [session.key],
   );
   return (
