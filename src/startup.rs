@@ -229,8 +229,9 @@ impl Application {
             }
         };
         tracing::info!("draining");
-        set_health(&health, ServingStatus::NotServing).await;
+        // Stop first: the database watcher checks it before it would set SERVING again.
         let _ = stop_tx.send(true);
+        set_health(&health, ServingStatus::NotServing).await;
         drain.cancel();
         // One budget for the whole shutdown: the drain, then closing the store.
         let hard_stop = tokio::time::Instant::now() + args.shutdown_timeout;
@@ -549,8 +550,14 @@ fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<Arc<rustls::ServerConfi
 }
 
 async fn set_health(health: &HealthReporter, status: ServingStatus) {
-    health.set_service_status("", status).await;
     health.set_service_status(CATALOG_SERVICE, status).await;
+    set_database_health(health, status).await;
+}
+
+/// The status of the server as a whole and of every service that needs the database (all but the
+/// catalogue, which is answered from memory).
+async fn set_database_health(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
     health.set_service_status(CITIZEN_SERVICE, status).await;
     health.set_service_status(ROUTING_SERVICE, status).await;
     health.set_service_status(REQUEST_SERVICE, status).await;
@@ -628,11 +635,56 @@ async fn prepare_and_watch(
     let warnings = evaluate_warnings(&store, &catalogue, &args, async move {
         let _ = warnings_stop.wait_for(|s| *s).await;
     });
+    let database = watch_database(&store, &health, stop.clone());
     let watch = catalogue.watch(&store, args.catalog_poll_interval, async move {
         let _ = stop.changed().await;
     });
-    tokio::join!(sequencer, watch, feeds_run, measure, warnings);
+    tokio::join!(sequencer, watch, feeds_run, measure, warnings, database);
     Ok(())
+}
+
+/// How often the server checks that the database answers, and how often while it does not.
+const DATABASE_CHECK: Duration = Duration::from_secs(1);
+const DATABASE_RECHECK: Duration = Duration::from_millis(250);
+
+/// Until `stop`: checks every second that the database answers ([`Store::probe`]). When it does
+/// not, the server and every service but the catalogue go NOT_SERVING (calls needing the database
+/// fail at once with UNAVAILABLE); at the first answer, checked four times a second meanwhile,
+/// SERVING again.
+async fn watch_database(
+    store: &Store,
+    health: &HealthReporter,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut down_since: Option<tokio::time::Instant> = None;
+    loop {
+        let answered = store.probe().await;
+        if *stop.borrow() {
+            return;
+        }
+        match (answered, down_since) {
+            (Ok(()), Some(since)) => {
+                set_database_health(health, ServingStatus::Serving).await;
+                tracing::info!(outage = ?since.elapsed(), "the database answers again; SERVING");
+                down_since = None;
+            }
+            (Err(error), None) => {
+                set_database_health(health, ServingStatus::NotServing).await;
+                tracing::warn!(error = %error, "the database does not answer; NOT_SERVING until it does");
+                down_since = Some(tokio::time::Instant::now());
+            }
+            _ => {}
+        }
+        let pause = if down_since.is_some() {
+            DATABASE_RECHECK
+        } else {
+            DATABASE_CHECK
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {},
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Every warning interval until `stop`: evaluates the early warnings' rules, one replica at a

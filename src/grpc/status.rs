@@ -266,12 +266,28 @@ impl From<AppError> for Status {
                 retry_after,
             ),
             AppError::Store(StoreError::Unavailable(source)) => {
-                tracing::warn!(error = %source, "database unavailable");
+                // While the database is known to be down, every call says so: logged once by the
+                // check that found it, not once per call.
+                if matches!(&source, sqlx::Error::Io(e) if e.kind() == std::io::ErrorKind::NotConnected)
+                {
+                    tracing::debug!(error = %source, "database unavailable");
+                } else {
+                    tracing::warn!(error = %source, "database unavailable");
+                }
                 status(
                     Code::Unavailable,
                     "the database is unavailable; retry later",
                     ErrorReason::ServiceUnavailable,
                     retry_after,
+                )
+            }
+            AppError::Store(StoreError::Full(source)) => {
+                tracing::error!(error = %source, "the database is full; writes are refused");
+                status(
+                    Code::ResourceExhausted,
+                    "the database has no space left for this write; nothing was written; retry later",
+                    ErrorReason::StorageFull,
+                    |_| {},
                 )
             }
             AppError::Store(StoreError::Busy(source)) => {

@@ -18,6 +18,10 @@ pub enum StoreError {
     /// the transaction entry point makes were used up. Nothing was written; retry the whole call.
     #[error("transaction conflict")]
     Conflict(#[source] sqlx::Error),
+    /// The database has no space left for the write (SQLite `SQLITE_FULL`, PostgreSQL
+    /// `disk_full`). Nothing was written; worth retrying once space is freed.
+    #[error("database full")]
+    Full(#[source] sqlx::Error),
     /// The call's deadline passed before the work finished; its statements were stopped and its
     /// transaction rolled back.
     #[error("deadline exceeded")]
@@ -57,6 +61,8 @@ mod codes {
     pub const PG_ADMIN_SHUTDOWN: &str = "57P01";
     pub const PG_CANNOT_CONNECT_NOW: &str = "57P03";
     pub const PG_TOO_MANY_CONNECTIONS: &str = "53300";
+    pub const PG_DISK_FULL: &str = "53100";
+    pub const SQLITE_FULL: &str = "13";
     pub const SQLITE_BUSY: &str = "5";
     pub const SQLITE_LOCKED: &str = "6";
     pub const SQLITE_INTERRUPT: &str = "9";
@@ -76,6 +82,7 @@ fn classify_database(error: sqlx::Error) -> StoreError {
         }
         Some(PG_QUERY_CANCELED | SQLITE_INTERRUPT) => StoreError::DeadlineExceeded,
         Some(SQLITE_BUSY | SQLITE_LOCKED | SQLITE_BUSY_RECOVERY) => StoreError::Busy(error),
+        Some(PG_DISK_FULL | SQLITE_FULL) => StoreError::Full(error),
         Some(PG_ADMIN_SHUTDOWN | PG_CANNOT_CONNECT_NOW | PG_TOO_MANY_CONNECTIONS) => {
             StoreError::Unavailable(error)
         }

@@ -32,6 +32,7 @@
 //! aggregate stores explicit columns with their own row types, changed only by migrations.
 
 pub mod access_sql;
+mod availability;
 mod catalog_sql;
 pub mod citizen_sql;
 pub mod conformance;
@@ -254,6 +255,17 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// The server's periodic check that the database answers, on a connection of its own for
+    /// PostgreSQL, within a second. While it fails, PostgreSQL calls fail at once with
+    /// `Unavailable` instead of each waiting for a connection; its first success ends that, and
+    /// the connections kept from before the outage are not used again. On SQLite, [`Store::ping`].
+    pub async fn probe(&self) -> StoreResult<()> {
+        match &self.backend {
+            Backends::Sqlite(_) => self.ping().await,
+            Backends::Postgres(s) => s.probe().await,
+        }
     }
 
     /// Runs `work` in a read-only transaction (one consistent snapshot) and returns its result.

@@ -4,10 +4,10 @@
 //! The server never migrates PostgreSQL itself: `single-window migrate` does (a deployment's
 //! migration job), and `serve` refuses to run on a schema it does not know.
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
-    PgPool,
+    Connection as _, PgConnection, PgPool,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::{
     BoxFuture, Mode, PoolSettings, SchemaStatus, StoreError, StoreResult,
+    availability::{Availability, down_error},
     tx::{Tx, TxConn},
 };
 
@@ -25,7 +26,20 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 pub struct PgStore {
     pool: PgPool,
     acquire_timeout: Duration,
+    availability: Arc<Availability>,
+    /// The server's check of the database runs on a connection of its own: busy calls holding
+    /// every pooled connection must not look like an outage.
+    probe: Arc<Probe>,
 }
+
+#[derive(Debug)]
+struct Probe {
+    conn: tokio::sync::Mutex<Option<PgConnection>>,
+    options: PgConnectOptions,
+}
+
+/// How long the check of the database waits for its answer (connecting included).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Attempts of a unit of work before a conflict is returned to the caller.
 const MAX_ATTEMPTS: u32 = 5;
@@ -49,17 +63,61 @@ impl PgStore {
     pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
         let options =
             PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        let availability = Arc::new(Availability::new());
+        let stale = availability.clone();
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
             // A broken connection fails its query and is dropped; pinging on every acquire would
-            // add a round trip to every call.
+            // add a round trip to every call. After an outage, the connections opened before it
+            // are discarded instead (no round trip: their age says it).
             .test_before_acquire(false)
-            .connect_lazy_with(options);
+            .before_acquire(move |_, meta| {
+                let fresh = !stale.predates_outage(meta.age);
+                Box::pin(async move { Ok(fresh) })
+            })
+            .connect_lazy_with(options.clone());
         Ok(Self {
             pool,
             acquire_timeout: settings.acquire_timeout,
+            availability,
+            probe: Arc::new(Probe {
+                conn: tokio::sync::Mutex::new(None),
+                options,
+            }),
         })
+    }
+
+    /// Checks that the database answers, on the check's own connection (opened again when it
+    /// broke), within [`PROBE_TIMEOUT`]; marks the database down or up accordingly.
+    pub(super) async fn probe(&self) -> StoreResult<()> {
+        let mut slot = self.probe.conn.lock().await;
+        let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
+            if slot.is_none() {
+                *slot = Some(PgConnection::connect_with(&self.probe.options).await?);
+            }
+            match slot.as_mut() {
+                Some(conn) => sqlx::query("SELECT 1").execute(conn).await.map(drop),
+                None => Err(down_error()),
+            }
+        })
+        .await;
+        match answered {
+            Ok(Ok(())) => {
+                self.availability.mark_up();
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                *slot = None;
+                self.availability.mark_down();
+                Err(StoreError::Unavailable(error))
+            }
+            Err(_) => {
+                *slot = None;
+                self.availability.mark_down();
+                Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut))
+            }
+        }
     }
 
     /// Runs `work` in a transaction for `mode` and commits it; after a serialization failure or
@@ -69,10 +127,16 @@ impl PgStore {
     where
         F: for<'t> Fn(&'t mut Tx, &'t I) -> BoxFuture<'t, StoreResult<T>>,
     {
+        if self.availability.is_down() {
+            return Err(StoreError::Unavailable(down_error()));
+        }
         let mut attempt = 1;
         loop {
             let mut tx = Tx {
-                conn: self.begin(mode, crate::deadline::current()).await?,
+                conn: self
+                    .begin(mode, crate::deadline::current())
+                    .await
+                    .inspect_err(|e| self.note_failure(e))?,
             };
             let result = match work(&mut tx, &input).await {
                 Ok(value) => tx.commit().await.map(|()| value),
@@ -83,8 +147,19 @@ impl PgStore {
                     attempt += 1;
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                other => return other,
+                other => return other.inspect_err(|e| self.note_failure(e)),
             }
+        }
+    }
+
+    /// A call that lost its connection (the server closed it, refused a new one) marks the
+    /// database down at once, before the next check: the calls after it then fail without
+    /// waiting. Waiting for a free connection (pool exhaustion) is not an outage.
+    fn note_failure(&self, error: &StoreError) {
+        if let StoreError::Unavailable(source) = error
+            && !matches!(source, sqlx::Error::PoolTimedOut)
+        {
+            self.availability.mark_down();
         }
     }
 

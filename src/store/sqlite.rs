@@ -7,7 +7,7 @@
 use std::str::FromStr;
 
 use sqlx::{
-    SqlitePool,
+    Connection as _, SqlitePool,
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -53,11 +53,18 @@ impl SqliteStore {
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
             // A unit of work cancelled mid-statement leaves its deadline check installed: clear
-            // it before the connection serves anyone else.
+            // it before the connection serves anyone else. A connection still in a transaction
+            // is one whose unit was dropped (its rollback is queued: the ping waits for it) or
+            // whose COMMIT failed (a full disk: SQLite may have rolled back on its own, the
+            // driver's ROLLBACK then fails and it would refuse every later BEGIN): the latter is
+            // closed rather than handed to the next caller.
             .after_release(|conn, _| {
                 Box::pin(async move {
                     conn.lock_handle().await?.remove_progress_handler();
-                    Ok(true)
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
                 })
             })
             .connect_lazy_with(options);

@@ -124,6 +124,7 @@ fn for_each_caller(error: &StoreError) -> StoreError {
     match error {
         StoreError::Unavailable(_) => StoreError::Unavailable(text()),
         StoreError::Busy(_) => StoreError::Busy(text()),
+        StoreError::Full(_) => StoreError::Full(text()),
         StoreError::Conflict(_) => StoreError::Conflict(text()),
         StoreError::DeadlineExceeded => StoreError::DeadlineExceeded,
         _ => StoreError::Database(text()),

@@ -22,7 +22,7 @@ use tonic::{Code, transport::Channel};
 use crate::{
     binary::Binary,
     citizens::{As, CRA, ESDC, JORDAN, consent, req},
-    helpers::{TestDb, backends},
+    helpers::{Backend, TestDb, backends},
 };
 
 fn start(db: &TestDb) -> Binary {
@@ -31,7 +31,7 @@ fn start(db: &TestDb) -> Binary {
     })
 }
 
-async fn clients(
+pub(crate) async fn clients(
     addr: SocketAddr,
 ) -> (RequestServiceClient<Channel>, CitizenServiceClient<Channel>) {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
@@ -43,7 +43,7 @@ async fn clients(
     )
 }
 
-fn ask(request_id: &str) -> pb::OpenRequestRequest {
+pub(crate) fn ask(request_id: &str) -> pb::OpenRequestRequest {
     pb::OpenRequestRequest {
         citizen: JORDAN.to_owned(),
         need: Some(pb::Need {
@@ -58,12 +58,27 @@ fn ask(request_id: &str) -> pb::OpenRequestRequest {
     }
 }
 
+/// Jordan's consent to CRA's referrals, which the requests of [`ask`] need.
+pub(crate) async fn grant_referral(citizens: &mut CitizenServiceClient<Channel>) {
+    let mut c = consent("cra-arc", Purpose::Referral, &[Cat::Contact]);
+    c.channel = pb::Channel::InPerson as i32;
+    let grant = pb::GrantConsentRequest {
+        parent: JORDAN.to_owned(),
+        consent: Some(c),
+        request_id: String::new(),
+    };
+    citizens
+        .grant_consent(req(&As::Key(CRA), grant))
+        .await
+        .expect("consent");
+}
+
 /// What the clients learnt: request ids acknowledged (with the request's name), ids whose
 /// outcome is unknown, and legs whose acceptance was acknowledged.
 #[derive(Default)]
-struct Ledger {
-    acknowledged: BTreeMap<String, String>,
-    unknown: BTreeSet<String>,
+pub(crate) struct Ledger {
+    pub(crate) acknowledged: BTreeMap<String, String>,
+    pub(crate) unknown: BTreeSet<String>,
     accepted: BTreeSet<String>,
     /// Calls whose answer the kill cut off, in all.
     cut_off: usize,
@@ -71,10 +86,19 @@ struct Ledger {
     verified: BTreeSet<String>,
 }
 
-/// Opens requests and accepts some of them until the server dies.
-async fn traffic(addr: SocketAddr, ledger: Arc<Mutex<Ledger>>, worker: usize, cycle: usize) {
+/// Opens requests and accepts some of them until the server dies or `until`.
+async fn traffic(
+    addr: SocketAddr,
+    ledger: Arc<Mutex<Ledger>>,
+    worker: usize,
+    cycle: usize,
+    until: Instant,
+) {
     let (mut requests, _) = clients(addr).await;
     for n in 0.. {
+        if Instant::now() >= until {
+            return;
+        }
         let id = format!("fault-{cycle}-{worker}-{n}");
         match requests.open_request(req(&As::Key(CRA), ask(&id))).await {
             Ok(answer) => {
@@ -150,27 +174,18 @@ async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let seen = Arc::new(Mutex::new(Vec::<i64>::new()));
         let started = Instant::now();
+        let forever = started + Duration::from_secs(3600);
         for cycle in 0..cycles {
             let mut server = start(&db);
             let (mut requests, mut citizens) = clients(server.addr).await;
             if cycle == 0 {
-                let mut c = consent("cra-arc", Purpose::Referral, &[Cat::Contact]);
-                c.channel = pb::Channel::InPerson as i32;
-                let grant = pb::GrantConsentRequest {
-                    parent: JORDAN.to_owned(),
-                    consent: Some(c),
-                    request_id: String::new(),
-                };
-                citizens
-                    .grant_consent(req(&As::Key(CRA), grant))
-                    .await
-                    .expect("consent");
+                grant_referral(&mut citizens).await;
             }
             verify(&mut requests, &ledger).await;
             let after = Some(seen.lock().unwrap().last().copied().unwrap_or(0));
             let watcher = tokio::spawn(watch(server.addr, after, seen.clone()));
             let workers: Vec<_> = (0..4)
-                .map(|w| tokio::spawn(traffic(server.addr, ledger.clone(), w, cycle)))
+                .map(|w| tokio::spawn(traffic(server.addr, ledger.clone(), w, cycle, forever)))
                 .collect();
             // Kill at a varying instant, mid-traffic.
             let run_for = Duration::from_millis(300 + (cycle as u64 * 137) % 700);
@@ -186,54 +201,7 @@ async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
         let mut server = start(&db);
         let (mut requests, _) = clients(server.addr).await;
         verify(&mut requests, &ledger).await;
-        // Every event ESDC was ever sent: one offer per request and one change per acceptance
-        // (an acceptance whose answer was lost counts too).
-        let (mut total, mut accepted, mut token) = (0, 0, String::new());
-        loop {
-            let page = requests
-                .list_requests(req(
-                    &As::Key(CRA),
-                    pb::ListRequestsRequest {
-                        view: pb::RequestView::All as i32,
-                        page_size: 500,
-                        page_token: token.clone(),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .expect("listed")
-                .into_inner();
-            total += page.requests.len();
-            accepted += page
-                .requests
-                .iter()
-                .filter(|r| r.handoffs[0].state == pb::HandoffState::Accepted as i32)
-                .count();
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
-        }
-        let mut stream = requests
-            .watch_assignments(req(
-                &As::Key(ESDC),
-                pb::WatchAssignmentsRequest {
-                    after_position: Some(0),
-                },
-            ))
-            .await
-            .expect("watching")
-            .into_inner();
-        let mut all = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while all.len() < total + accepted {
-            let event = tokio::time::timeout(deadline - Instant::now(), stream.message())
-                .await
-                .expect("every event in time")
-                .expect("ok")
-                .expect("more");
-            all.push(event.position);
-        }
+        let (all, accepted) = every_position(&mut requests).await;
         let resumed = seen.lock().unwrap().clone();
         assert_eq!(
             &all[..resumed.len()],
@@ -259,7 +227,10 @@ async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
 /// After a restart: every acknowledged request is there whole, with its acknowledged
 /// acceptance; retrying each call whose answer was lost returns one request; the total is
 /// exactly the distinct request ids (no duplicates).
-async fn verify(requests: &mut RequestServiceClient<Channel>, ledger: &Arc<Mutex<Ledger>>) {
+pub(crate) async fn verify(
+    requests: &mut RequestServiceClient<Channel>,
+    ledger: &Arc<Mutex<Ledger>>,
+) {
     let (acknowledged, unknown, accepted) = {
         let l = ledger.lock().unwrap();
         let fresh: BTreeMap<String, String> = l
@@ -325,5 +296,130 @@ async fn verify(requests: &mut RequestServiceClient<Channel>, ledger: &Arc<Mutex
     assert_eq!(
         all.total_size as usize, distinct,
         "one request per request_id, nothing half there"
+    );
+}
+
+/// Every position ESDC's stream holds, read from the start (one offer per request and one change
+/// per acceptance, counted from the store: an acceptance whose answer was lost counts too), and the
+/// acceptances committed.
+async fn every_position(requests: &mut RequestServiceClient<Channel>) -> (Vec<i64>, usize) {
+    let (total, accepted) = events_sent(requests).await;
+    let mut stream = requests
+        .watch_assignments(req(
+            &As::Key(ESDC),
+            pb::WatchAssignmentsRequest {
+                after_position: Some(0),
+            },
+        ))
+        .await
+        .expect("watching")
+        .into_inner();
+    let mut all = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while all.len() < total + accepted {
+        let event = tokio::time::timeout(deadline - Instant::now(), stream.message())
+            .await
+            .expect("every event in time")
+            .expect("ok")
+            .expect("more");
+        all.push(event.position);
+    }
+    (all, accepted)
+}
+
+/// The requests in the store and the acceptances among them.
+async fn events_sent(requests: &mut RequestServiceClient<Channel>) -> (usize, usize) {
+    let (mut total, mut accepted, mut token) = (0, 0, String::new());
+    loop {
+        let page = requests
+            .list_requests(req(
+                &As::Key(CRA),
+                pb::ListRequestsRequest {
+                    view: pb::RequestView::All as i32,
+                    page_size: 500,
+                    page_token: token.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("listed")
+            .into_inner();
+        total += page.requests.len();
+        accepted += page
+            .requests
+            .iter()
+            .filter(|r| r.handoffs[0].state == pb::HandoffState::Accepted as i32)
+            .count();
+        if page.next_page_token.is_empty() {
+            return (total, accepted);
+        }
+        token = page.next_page_token;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_replica_hands_its_subscribers_and_retries_to_the_other_without_a_gap() {
+    if !backends().contains(&Backend::Postgres) {
+        return; // backends() said why (and fails under CI)
+    }
+    let db = TestDb::with_catalogue(Backend::Postgres).await;
+    let mut first = start(&db);
+    let second = start(&db.alias());
+    let (_, mut citizens) = clients(first.addr).await;
+    grant_referral(&mut citizens).await;
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let seen = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let watcher = tokio::spawn(watch(first.addr, Some(0), seen.clone()));
+    let forever = Instant::now() + Duration::from_secs(3600);
+    let workers: Vec<_> = (0..4)
+        .map(|w| tokio::spawn(traffic(first.addr, ledger.clone(), w, 0, forever)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    first.child.kill().expect("SIGKILL");
+    let _ = first.child.wait();
+    for w in workers {
+        w.await.expect("a worker");
+    }
+    let _ = watcher.await;
+    let before = seen.lock().unwrap().len();
+    let cut_off = ledger.lock().unwrap().cut_off;
+
+    // The subscriber goes on at the other replica after its last position; the clients retry there.
+    let after = Some(seen.lock().unwrap().last().copied().unwrap_or(0));
+    let watcher = tokio::spawn(watch(second.addr, after, seen.clone()));
+    let (mut requests, _) = clients(second.addr).await;
+    verify(&mut requests, &ledger).await;
+    let until = Instant::now() + Duration::from_millis(800);
+    let workers: Vec<_> = (0..4)
+        .map(|w| tokio::spawn(traffic(second.addr, ledger.clone(), w, 1, until)))
+        .collect();
+    for w in workers {
+        w.await.expect("a worker");
+    }
+    verify(&mut requests, &ledger).await;
+
+    let (all, accepted) = every_position(&mut requests).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.lock().unwrap().len() < all.len() {
+        assert!(
+            Instant::now() < deadline,
+            "the resumed subscriber got every event in time"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    watcher.abort();
+    let resumed = seen.lock().unwrap().clone();
+    assert_eq!(
+        resumed, all,
+        "the subscriber saw every event once, in order, across replicas"
+    );
+    let expected: Vec<i64> = (1..=all.len() as i64).collect();
+    assert_eq!(all, expected, "positions without a gap");
+    let ledger = ledger.lock().unwrap();
+    println!(
+        "two replicas: {} requests, {} acceptances acknowledged ({accepted} committed), {cut_off} calls cut off by the kill and retried on the other, {before} events before the kill and {} after",
+        ledger.acknowledged.len(),
+        ledger.accepted.len(),
+        resumed.len() - before
     );
 }

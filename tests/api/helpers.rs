@@ -164,6 +164,20 @@ impl TestDb {
         }
     }
 
+    /// The database at `url` (owned by the caller: a private PostgreSQL server, a SQLite file on
+    /// a filesystem of its own), migrated and holding the built-in catalogue.
+    pub async fn with_catalogue_at(url: String) -> Self {
+        load_catalogue(&url).await;
+        let (keys_dir, keys_file) = new_keys();
+        Self {
+            url,
+            keys_file,
+            _keys_dir: Some(keys_dir),
+            _dir: None,
+            pg_database: None,
+        }
+    }
+
     async fn postgres(template: Option<&str>) -> Self {
         let server = pg_server_url().expect("TEST_DATABASE_URL");
         let name = format!("sw_test_{}", unique_suffix());

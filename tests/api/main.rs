@@ -13,6 +13,7 @@ mod forms;
 mod helpers;
 mod lifecycle;
 mod limits;
+mod outages;
 mod process;
 mod quotas;
 mod raw;
