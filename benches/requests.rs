@@ -14,10 +14,14 @@
 //! Run: `cargo bench --bench requests` (SQLite), or with `BENCH_DATABASE_URL=postgres://...`
 //! naming a PostgreSQL server with durable settings on which the bench may create a database.
 
+#[path = "support/agencies.rs"]
+mod agencies;
 #[path = "support/baseline.rs"]
 mod baseline;
 #[path = "support/process.rs"]
 mod process;
+
+use agencies::{Population, as_principal};
 
 use process::{channels, percentile, rss_kib, spawn, wait_serving};
 
@@ -35,16 +39,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sha2::{Digest as _, Sha256};
-use single_window::{
-    catalog::import,
-    proto::v1::{
-        self as pb, citizen_service_client::CitizenServiceClient,
-        request_service_client::RequestServiceClient,
-    },
-};
+use single_window::proto::v1::{self as pb, request_service_client::RequestServiceClient};
 use sqlx::{Connection as _, Executor as _};
-use tonic::Request;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 const AGENCIES: usize = 100;
@@ -54,21 +50,6 @@ const RATE: u64 = 500;
 const RATE_SECONDS: u64 = 10;
 const OPENS: usize = 4_000;
 const CITIZENS: usize = 200;
-
-fn key_of(principal: &str) -> String {
-    format!("bench-{}", principal.replace('/', "-"))
-}
-
-fn as_principal<T>(principal: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", key_of(principal))
-            .parse()
-            .expect("metadata"),
-    );
-    request
-}
 
 /// The bare baseline: a tonic server with only gRPC health, whose `Watch` holds a stream open.
 async fn bare_server() {
@@ -190,43 +171,12 @@ async fn main() {
     }
 
     // 100 agencies that own an active service, each watched; one more opens the requests.
-    let (catalog, _) = import::build(import::BUILTIN).expect("catalogue");
-    let mut by_owner: HashMap<String, String> = HashMap::new();
-    // Services the opener does not deliver itself, so that each goes to its owner.
-    for s in catalog
-        .services
-        .iter()
-        .filter(|s| !s.retired && !s.delivery_partners.iter().any(|p| p == "esdc-edsc"))
-    {
-        by_owner
-            .entry(s.agency.clone())
-            .or_insert_with(|| s.id.clone());
-    }
-    let mut owners: Vec<String> = by_owner.keys().cloned().collect();
-    owners.sort();
-    let opener = "esdc-edsc".to_owned();
-    owners.retain(|a| *a != opener);
-    let agencies: Vec<String> = owners.into_iter().take(AGENCIES).collect();
-    // As many as the catalogue has, up to 100 (the built-in one: 78 besides the opener).
-    let services: Vec<String> = agencies.iter().map(|a| by_owner[a].clone()).collect();
-    let principals: Vec<serde_json::Value> = agencies
-        .iter()
-        .chain(std::iter::once(&opener))
-        .map(|a| {
-            let name = format!("agencies/{a}");
-            let hash: String = Sha256::digest(key_of(&name).as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            serde_json::json!({"name": name, "api_key_sha256": [hash]})
-        })
-        .collect();
-    let principals_file = dir.path().join("principals.json");
-    std::fs::write(
-        &principals_file,
-        serde_json::json!({ "principals": principals }).to_string(),
-    )
-    .expect("principals");
+    let population = Population::new(AGENCIES, dir.path());
+    let (agencies, services, principals_file) = (
+        population.agencies.clone(),
+        population.services.clone(),
+        population.principals_file.clone(),
+    );
     let keys = dir.path().join("keys.json");
     single_window::secrets::KeyFile::generate("bench-1")
         .write(&keys)
@@ -258,47 +208,9 @@ async fn main() {
     println!("requests benchmark on {backend}");
 
     // Citizens, each with a service-delivery consent to the opener, given at its counter.
-    let opener_name = format!("agencies/{opener}");
+    let opener_name = population.opener.clone();
+    let citizens = population.citizens(addr, CITIZENS).await;
     let chans = channels(addr, 8);
-    let mut citizens = Vec::new();
-    for i in 0..CITIZENS {
-        let mut c = CitizenServiceClient::new(chans[i % chans.len()].clone());
-        let created = c
-            .create_citizen(as_principal(
-                &opener_name,
-                pb::CreateCitizenRequest {
-                    citizen: Some(pb::Citizen {
-                        identity: Some(pb::Identity {
-                            given_name: format!("Bench{i}"),
-                            family_name: "Citizen".into(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .expect("created")
-            .into_inner();
-        c.grant_consent(as_principal(
-            &opener_name,
-            pb::GrantConsentRequest {
-                parent: created.name.clone(),
-                consent: Some(pb::Consent {
-                    grantee: opener_name.clone(),
-                    purpose: pb::ConsentPurpose::ServiceDelivery as i32,
-                    categories: vec![pb::ConsentCategory::Identity as i32],
-                    channel: pb::Channel::InPerson as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .expect("consent");
-        citizens.push(created.name);
-    }
     let citizens = Arc::new(citizens);
 
     // 1. Streams: memory against a bare tonic server, then commit-to-receipt.

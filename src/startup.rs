@@ -861,6 +861,7 @@ async fn prepare(store: &Store, catalogue: &Catalogue) -> anyhow::Result<()> {
     if published > 0 {
         tracing::info!(published, "published the built-in common forms");
     }
+    catalogue.reload_form_links(store).await?;
     Ok(())
 }
 

@@ -29,11 +29,15 @@ pub struct LiveTable {
     pub by_standard: HashMap<(String, String), crate::domain::due::Performance>,
 }
 
+/// The common forms linked to each service (by service id, form ids in order), as last read.
+pub type FormLinks = HashMap<String, Vec<String>>;
+
 /// The snapshot currently served; empty until the first load.
 #[derive(Debug, Default)]
 pub struct Catalogue {
     current: ArcSwapOption<Snapshot>,
     live: ArcSwapOption<LiveTable>,
+    forms: ArcSwapOption<FormLinks>,
     /// The routing vectors snapshots are built with; `None`: those built into the binary.
     vectors: Option<Arc<VectorTable>>,
 }
@@ -45,6 +49,7 @@ impl Catalogue {
         Self {
             current: ArcSwapOption::empty(),
             live: ArcSwapOption::empty(),
+            forms: ArcSwapOption::empty(),
             vectors: Some(vectors),
         }
     }
@@ -59,8 +64,33 @@ impl Catalogue {
         self.live.load_full()
     }
 
-    /// Measures the live performance of every standard from the stored legs.
+    /// The forms linked to each service, if they were read: a lookup answers from them without
+    /// the database.
+    pub fn form_links(&self) -> Option<Arc<FormLinks>> {
+        self.forms.load_full()
+    }
+
+    /// Reads the forms linked to every service (after a form's links change on this replica, and
+    /// with each measure: links changed through other replicas show within the interval).
+    pub async fn reload_form_links(
+        &self,
+        store: &crate::store::Store,
+    ) -> crate::store::StoreResult<()> {
+        let rows = store
+            .read((), |tx, ()| Box::pin(crate::store::form_sql::all_links(tx)))
+            .await?;
+        let mut links = FormLinks::new();
+        for (service, form) in rows {
+            links.entry(service).or_default().push(form);
+        }
+        self.forms.store(Some(Arc::new(links)));
+        Ok(())
+    }
+
+    /// Measures the live performance of every standard from the stored legs, and reads the
+    /// forms' links again.
     pub async fn measure(&self, store: &crate::store::Store) -> crate::store::StoreResult<()> {
+        self.reload_form_links(store).await?;
         let rows = store
             .read((), |tx, ()| {
                 Box::pin(crate::store::request_sql::standard_performance(tx))

@@ -158,13 +158,16 @@ impl CatalogService for CatalogApi {
         v.finish()?;
         let service = snapshot.service(&id).ok_or_else(|| not_found(&req.name))?;
         let mut service = self.live_service(convert::service(service));
-        let forms = self
-            .store
-            .read(id, |tx, id| {
-                Box::pin(crate::store::form_sql::forms_of_service(tx, id))
-            })
-            .await
-            .map_err(AppError::from)?;
+        let forms = match self.catalogue.form_links() {
+            Some(links) => links.get(&id).cloned().unwrap_or_default(),
+            None => self
+                .store
+                .read(id, |tx, id| {
+                    Box::pin(crate::store::form_sql::forms_of_service(tx, id))
+                })
+                .await
+                .map_err(AppError::from)?,
+        };
         service.forms = forms.iter().map(|f| format!("forms/{f}")).collect();
         Ok(Response::new(service))
     }

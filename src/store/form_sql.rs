@@ -510,6 +510,14 @@ pub async fn forms_of_service(tx: &mut Tx, service_id: &str) -> StoreResult<Vec<
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
+/// Every link: (service id, form id), in order of both.
+pub async fn all_links(tx: &mut Tx) -> StoreResult<Vec<(String, String)>> {
+    Ok(on_conn!(tx, conn, DB => {
+        sqlx::query_as("SELECT service_id, form_id FROM form_links ORDER BY service_id, form_id")
+            .fetch_all(conn).await?
+    }))
+}
+
 /// Forms by id after `after`, at most `limit`, owned by one of `owners` and linked to one of
 /// `services` (an empty list does not filter).
 pub async fn list(

@@ -175,6 +175,8 @@ async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
         let seen = Arc::new(Mutex::new(Vec::<i64>::new()));
         let started = Instant::now();
         let forever = started + Duration::from_secs(3600);
+        let kept_dir = tempfile::tempdir().expect("temp dir");
+        let kept = kept_dir.path().join("kept-checkpoint");
         for cycle in 0..cycles {
             let mut server = start(&db);
             let (mut requests, mut citizens) = clients(server.addr).await;
@@ -196,11 +198,18 @@ async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
                 w.await.expect("a worker");
             }
             let _ = watcher.await;
+            if cycle == 0 {
+                let export = audit_export(&db, kept_dir.path()).await;
+                std::fs::write(&kept, export.checkpoint).expect("keep the checkpoint");
+            }
         }
         // A last start: verify, then read the whole stream from the start.
         let mut server = start(&db);
         let (mut requests, _) = clients(server.addr).await;
         verify(&mut requests, &ledger).await;
+        // The access log proves every event after the kills, and extends the checkpoint kept
+        // after the first cycle.
+        let verified = audit_verify(&db, &kept).await;
         let (all, accepted) = every_position(&mut requests).await;
         let resumed = seen.lock().unwrap().clone();
         assert_eq!(
@@ -212,7 +221,7 @@ async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
         assert_eq!(all, expected, "positions without a gap");
         let ledger = ledger.lock().unwrap();
         println!(
-            "{backend:?}: {cycles} kills in {:.1}s; {} requests, {} acceptances acknowledged ({accepted} committed), {} calls cut off by a kill, {} events streamed across restarts",
+            "{backend:?}: {cycles} kills in {:.1}s; {} requests, {} acceptances acknowledged ({accepted} committed), {} calls cut off by a kill, {} events streamed across restarts; access log: {verified}",
             started.elapsed().as_secs_f64(),
             ledger.acknowledged.len(),
             ledger.accepted.len(),
@@ -222,6 +231,68 @@ async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
         server.child.kill().expect("SIGKILL");
         let _ = server.child.wait();
     }
+}
+
+async fn cli(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_single-window"))
+            .args(args)
+            .output()
+            .expect("run the binary")
+    })
+    .await
+    .expect("the command ran")
+}
+
+/// Jordan's access events exported from the stopped server's database into `dir`.
+async fn audit_export(db: &TestDb, dir: &std::path::Path) -> single_window::audit::export::Export {
+    let file = dir.join("export.json");
+    let out = cli(vec![
+        "audit".into(),
+        "export".into(),
+        "--citizen".into(),
+        JORDAN.into(),
+        "--database-url".into(),
+        db.url.clone(),
+        "--keys-file".into(),
+        db.keys_file.display().to_string(),
+        "--out".into(),
+        file.display().to_string(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("an export")
+}
+
+/// Exports Jordan's events and verifies them offline against `kept`: what `audit verify` says.
+async fn audit_verify(db: &TestDb, kept: &std::path::Path) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let export = audit_export(db, dir.path()).await;
+    assert!(
+        !export.events.is_empty(),
+        "the requests' access events are logged"
+    );
+    let out = cli(vec![
+        "audit".into(),
+        "verify".into(),
+        "--verifier-key".into(),
+        export.verifier_key.clone(),
+        "--kept-checkpoint".into(),
+        kept.display().to_string(),
+        dir.path().join("export.json").display().to_string(),
+    ])
+    .await;
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        out.status.success() && said.starts_with("verified: "),
+        "the access log verifies after the kills: {said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said
 }
 
 /// After a restart: every acknowledged request is there whole, with its acknowledged

@@ -603,7 +603,8 @@ async fn an_exhausted_pool_and_calls_cancelled_mid_transaction_leak_nothing() {
                         // client (the stream reset mid-call), a third left to finish.
                         let outcome = match (w + n) % 3 {
                             0 => {
-                                // The header alone: the server enforces it, not the client.
+                                // The deadline header alone (tonic's client enforces it too,
+                                // ending the call CANCELLED at the same moment).
                                 let timeout = format!("{}m", wait.as_millis())
                                     .parse()
                                     .expect("a header value");

@@ -132,6 +132,14 @@ impl FormApi {
         )
     }
 
+    /// After a write that may have changed which services a form is linked to: the catalogue's
+    /// lookups (GetService's `forms`) read them again. A failure leaves them to the next measure.
+    async fn links_changed(&self) {
+        if let Err(error) = self.catalogue.reload_form_links(&self.store).await {
+            tracing::warn!(error = %error, "reading the forms' links again failed; retrying with the next measure");
+        }
+    }
+
     /// The compiled form of `version` (cached for published versions).
     fn compiled(
         &self,
@@ -315,6 +323,7 @@ impl FormService for FormApi {
                 .write(input, |tx, input| Box::pin(definitions::create(tx, input)))
                 .await,
         )?;
+        self.links_changed().await;
         Ok(Response::new(match written {
             Written::New => response,
             Written::Replay(bytes) => decode_replay(&bytes)?,
@@ -413,6 +422,7 @@ impl FormService for FormApi {
                 .write(input, |tx, input| Box::pin(definitions::update(tx, input)))
                 .await,
         )?;
+        self.links_changed().await;
         Ok(Response::new(encode::form(&view)))
     }
 
@@ -504,6 +514,7 @@ impl FormService for FormApi {
                 .write(input, |tx, input| Box::pin(definitions::adopt(tx, input)))
                 .await,
         )?;
+        self.links_changed().await;
         Ok(Response::new(encode::form(&view)))
     }
 
