@@ -12,6 +12,8 @@
 //!   event and kept answer in one transaction) at 16 callers against B-insert: a single-row
 //!   insert with one commit each at the same concurrency and durability (pgbench on
 //!   PostgreSQL, a one-commit-per-insert loop on SQLite);
+//! - the records' writes against B-insert: CreateCitizen, and GetCitizen under consent (which
+//!   appends an access event);
 //! - RouteNeed at 2 callers;
 //! - memory: idle, and for 10,000 WatchAssignments streams over 100 connections against
 //!   B-stream: the bare server holding as many gRPC health `Watch` streams the same way;
@@ -56,7 +58,8 @@ use single_window::{
     catalog::{Snapshot, import},
     proto::v1::{
         self as pb, catalog_service_client::CatalogServiceClient,
-        request_service_client::RequestServiceClient, routing_service_client::RoutingServiceClient,
+        citizen_service_client::CitizenServiceClient, request_service_client::RequestServiceClient,
+        routing_service_client::RoutingServiceClient,
     },
 };
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -536,7 +539,7 @@ async fn main() {
         Some(db) => baseline::pgbench_inserts(&db.url, 16, PAYLOAD).await,
         None => baseline::sqlite_inserts(dir.path(), PAYLOAD).await,
     };
-    let (insert_name, write_target) = match pg {
+    let (insert_name, write_target) = match &pg {
         Some(_) => ("pgbench single-row insert, 16 clients", 0.5),
         None => ("one-commit-per-insert loop", 3.0),
     };
@@ -547,6 +550,78 @@ async fn main() {
         ratio: solo_writes.2 / insert,
         target: at_least(solo_writes.2 / insert, write_target),
     });
+
+    // The records' writes: CreateCitizen (the sealed record and its kept answer) and GetCitizen
+    // under consent (the consent check, the read and its access event), both at 16 callers.
+    let created = {
+        let chans = Arc::new(channels(addr, 1));
+        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let opener = opener.clone();
+        drive(16, mode.window, move |_| {
+            let mut client = CitizenServiceClient::new(chans[0].clone());
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let opener = opener.clone();
+            async move {
+                client
+                    .create_citizen(as_principal(
+                        &opener,
+                        pb::CreateCitizenRequest {
+                            citizen: Some(pb::Citizen {
+                                identity: Some(pb::Identity {
+                                    given_name: format!("Soak{n}"),
+                                    family_name: "Citizen".into(),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }),
+                            request_id: format!("create-{n}"),
+                        },
+                    ))
+                    .await
+                    .expect("CreateCitizen");
+            }
+        })
+        .await
+    };
+    let read = {
+        let chans = Arc::new(channels(addr, 1));
+        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (citizens, opener) = (citizens.clone(), opener.clone());
+        drive(16, mode.window, move |_| {
+            let mut client = CitizenServiceClient::new(chans[0].clone());
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let (name, opener) = (citizens[n % citizens.len()].clone(), opener.clone());
+            async move {
+                client
+                    .get_citizen(as_principal(
+                        &opener,
+                        pb::GetCitizenRequest {
+                            name,
+                            purpose: pb::ConsentPurpose::ServiceDelivery as i32,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .expect("GetCitizen");
+            }
+        })
+        .await
+    };
+    for (what, figures) in [
+        ("CreateCitizen (durable), 16 callers", created),
+        (
+            "GetCitizen under consent (with its access event), 16 callers",
+            read,
+        ),
+    ] {
+        rows.push(Row {
+            what: what.to_owned(),
+            figure: calls(figures),
+            baseline: format!("B-insert {insert_name} {insert:.0}/s"),
+            ratio: figures.2 / insert,
+            target: at_least(figures.2 / insert, if pg.is_some() { 0.5 } else { 3.0 }),
+        });
+    }
 
     // RouteNeed.
     let routes = |callers: usize, window: Duration| {
