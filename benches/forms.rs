@@ -14,10 +14,18 @@
 //! Run: `cargo bench --bench forms` (SQLite), or with `BENCH_DATABASE_URL=postgres://...` naming
 //! a PostgreSQL server with durable settings on which the bench may create a database.
 
+#[path = "support/agencies.rs"]
+#[allow(dead_code)] // the population the other benches use
+mod agencies;
 #[path = "support/baseline.rs"]
 mod baseline;
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/process.rs"]
+#[allow(dead_code)]
+mod process;
+
+use agencies::deposit_answers;
 
 use std::{
     sync::{Arc, Mutex},
@@ -344,42 +352,6 @@ async fn validate_vs_echo(channel: Channel, echo: Channel) {
             real.1 / base.1
         );
     }
-}
-
-fn deposit_answers() -> Vec<pb::Answer> {
-    let answer = |k: &str, value: Value| pb::Answer {
-        field: k.to_owned(),
-        value: Some(value),
-        source: None,
-    };
-    let pick = |v: &str| {
-        Value::Choices(pb::ChoiceAnswer {
-            values: vec![v.to_owned()],
-        })
-    };
-    vec![
-        answer("given_name", Value::Text("Bench".to_owned())),
-        answer("family_name", Value::Text("Depositor".to_owned())),
-        answer(
-            "sin",
-            Value::Identifier(pb::Identifier {
-                scheme: pb::IdentifierScheme::Sin as i32,
-                province: String::new(),
-                value: "130 692 544".to_owned(),
-            }),
-        ),
-        answer(
-            "account",
-            Value::BankAccount(pb::BankAccount {
-                institution: "004".to_owned(),
-                transit: "12345".to_owned(),
-                account: "1234567".to_owned(),
-            }),
-        ),
-        answer("joint_account", Value::Boolean(false)),
-        answer("programs", pick("ei")),
-        answer("confirm", pick("yes")),
-    ]
 }
 
 /// Citizens created by ESDC, each with a service delivery consent to it.

@@ -12,15 +12,22 @@
 //!   event and kept answer in one transaction) at 16 callers against B-insert: a single-row
 //!   insert with one commit each at the same concurrency and durability (pgbench on
 //!   PostgreSQL, a one-commit-per-insert loop on SQLite);
-//! - the records' writes against B-insert: CreateCitizen, and GetCitizen under consent (which
-//!   appends an access event);
-//! - RouteNeed at 2 callers;
+//! - the records', satisfaction's and forms' writes against B-insert: CreateCitizen, GetCitizen
+//!   under consent (which appends an access event), RecordSatisfaction on ended legs, SubmitForm;
+//! - RouteNeed at 2 callers, and at a paced 50 a second against the sum of its parts' p99
+//!   (encoding one need in process, B-search, one B-hello call); target <= 2x;
+//! - commit to receipt: openings at 500 a second over the agencies, from OpenRequest's answer to
+//!   the offer on the agency's stream; target p99 <= 50 ms;
 //! - memory: idle, and for 10,000 WatchAssignments streams over 100 connections against
 //!   B-stream: the bare server holding as many gRPC health `Watch` streams the same way;
 //! - a mixed run with those streams held and read: callers in the proportions 80/10/10 (16
 //!   lookups, 2 writers, 2 routers) at once, each class against its solo figure at the same
 //!   number of callers; targets: lookup p99 <= 2x its solo p99, writes/s >= 0.8x solo;
 //! - a soak at lookup load: resident memory at the end <= 1.2x its size after the first minute.
+//!
+//! Every lookup is measured twice: with tonic clients in this process, and with h2load (Debian
+//! `nghttp2-client`, when installed), whose clients cost far less, so that more of the machine
+//! goes to the servers being compared.
 //!
 //! Run: `cargo bench --bench prove` (short: 3 s per figure, 90 s soak, about 4 minutes), or
 //! `cargo bench --bench prove -- --full` (10 s per figure, 10 minute soak, about 17 minutes), on
@@ -58,8 +65,9 @@ use single_window::{
     catalog::{Snapshot, import},
     proto::v1::{
         self as pb, catalog_service_client::CatalogServiceClient,
-        citizen_service_client::CitizenServiceClient, request_service_client::RequestServiceClient,
-        routing_service_client::RoutingServiceClient,
+        citizen_service_client::CitizenServiceClient,
+        feedback_service_client::FeedbackServiceClient, form_service_client::FormServiceClient,
+        request_service_client::RequestServiceClient, routing_service_client::RoutingServiceClient,
     },
 };
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -117,6 +125,7 @@ where
 /// A lookup shape: callers and the connections they share.
 #[derive(Clone, Copy)]
 enum Shape {
+    One,
     Sixteen,
     FiftyByTwenty,
 }
@@ -124,12 +133,14 @@ enum Shape {
 impl Shape {
     fn label(self) -> &'static str {
         match self {
+            Shape::One => "1 call at a time",
             Shape::Sixteen => "16 calls, 1 connection",
             Shape::FiftyByTwenty => "50 connections x 20 calls",
         }
     }
     fn callers_and_connections(self) -> (usize, usize) {
         match self {
+            Shape::One => (1, 1),
             Shape::Sixteen => (16, 1),
             Shape::FiftyByTwenty => (1000, 50),
         }
@@ -175,6 +186,57 @@ async fn lookup(addr: SocketAddr, what: Lookup, shape: Shape, window: Duration) 
     // A second untimed, so that neither server is measured cold.
     drive(callers, Duration::from_secs(1), call.clone()).await;
     drive(callers, window, call).await
+}
+
+/// The same lookup driven by h2load (nghttp2's load generator, far lighter than a tonic client:
+/// more of the two cores go to the server), when it is installed: p50, p99 (microseconds) and
+/// calls/s from its per-request log.
+fn h2load(
+    addr: SocketAddr,
+    path: &str,
+    request: &[u8],
+    shape: Shape,
+    window: Duration,
+    dir: &Path,
+) -> Option<(f64, f64, f64)> {
+    let (callers, connections) = shape.callers_and_connections();
+    let body = dir.join("h2load-body");
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&u32::try_from(request.len()).ok()?.to_be_bytes());
+    framed.extend_from_slice(request);
+    std::fs::write(&body, framed).ok()?;
+    let log = dir.join("h2load-log");
+    let run = |seconds: u64| {
+        Command::new("h2load")
+            .args(["-c", &connections.to_string()])
+            .args(["-m", &(callers / connections).to_string()])
+            .args(["-D", &seconds.to_string()])
+            .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+            .arg("-d")
+            .arg(&body)
+            .arg(format!("--log-file={}", log.display()))
+            .arg(format!("http://{addr}{path}"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    };
+    run(1)?; // warm
+    run(window.as_secs().max(1))?;
+    let text = std::fs::read_to_string(&log).ok()?;
+    let mut latencies = Vec::new();
+    let (mut first, mut last) = (u64::MAX, 0u64);
+    for line in text.lines() {
+        let mut cols = line.split('\t');
+        let start: u64 = cols.next()?.parse().ok()?;
+        let status = cols.next()?;
+        let took: u64 = cols.next()?.parse().ok()?;
+        assert_eq!(status, "200", "h2load: {line}");
+        first = first.min(start);
+        last = last.max(start + took);
+        latencies.push(took as f64);
+    }
+    let elapsed = Duration::from_micros(last.saturating_sub(first).max(1));
+    Some(harness::summary(latencies, elapsed))
 }
 
 fn standards_request() -> pb::ListServiceStandardsRequest {
@@ -455,6 +517,44 @@ async fn main() {
                 target: at_most(ours.1 / hello.1, 1.5),
             });
             println!("{label}: {} against {}", calls(ours), calls(hello));
+            let (path, request) = match what {
+                Lookup::GetService => (
+                    "/singlewindow.v1.CatalogService/GetService",
+                    pb::GetServiceRequest {
+                        name: SERVICE.to_owned(),
+                    }
+                    .encode_to_vec(),
+                ),
+                Lookup::ListStandards => (
+                    "/singlewindow.v1.CatalogService/ListServiceStandards",
+                    standards_request().encode_to_vec(),
+                ),
+            };
+            let light = |at| h2load(at, path, &request, shape, mode.window, dir.path());
+            if let (Some(before), Some(ours), Some(after)) =
+                (light(bare_addr), light(addr), light(bare_addr))
+            {
+                let hello = (
+                    (before.0 + after.0) / 2.0,
+                    (before.1 + after.1) / 2.0,
+                    (before.2 + after.2) / 2.0,
+                );
+                rows.push(Row {
+                    what: format!("{label}, h2load: throughput"),
+                    figure: calls(ours),
+                    baseline: format!("B-hello {}", calls(hello)),
+                    ratio: ours.2 / hello.2,
+                    target: at_least(ours.2 / hello.2, 0.8),
+                });
+                rows.push(Row {
+                    what: format!("{label}, h2load: p99"),
+                    figure: ms(ours.1),
+                    baseline: format!("B-hello {}", ms(hello.1)),
+                    ratio: ours.1 / hello.1,
+                    target: at_most(ours.1 / hello.1, 1.5),
+                });
+                println!("{label}, h2load: {} against {}", calls(ours), calls(hello));
+            }
         }
     }
 
@@ -607,8 +707,75 @@ async fn main() {
         })
         .await
     };
+    // The forms' write: SubmitForm of the built-in direct-deposit form (answers checked against
+    // the definition, identifiers sealed, the submission, its access event and kept answer).
+    let submitted = {
+        let chans = Arc::new(channels(addr, 1));
+        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (citizens, opener) = (citizens.clone(), opener.clone());
+        drive(16, mode.window, move |_| {
+            let mut client = FormServiceClient::new(chans[0].clone());
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let (citizen, opener) = (citizens[n % citizens.len()].clone(), opener.clone());
+            async move {
+                client
+                    .submit_form(as_principal(
+                        &opener,
+                        pb::SubmitFormRequest {
+                            form_version: "forms/direct-deposit/versions/1".to_owned(),
+                            citizen,
+                            service: SERVICE.to_owned(),
+                            channel: pb::Channel::InPerson as i32,
+                            answers: agencies::deposit_answers(),
+                            request_id: format!("submit-{n}"),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .expect("SubmitForm");
+            }
+        })
+        .await
+    };
+    // The satisfaction issue's write: RecordSatisfaction by the delivering agency on the phone
+    // (the subject read, the consent checked, the response, the invitation marked and the access
+    // event), once per leg, over legs opened, accepted and completed through the API first.
+    let legs = ended_legs(addr, &citizens, &opener, if full { 12_000 } else { 4_000 }).await;
+    let rated = {
+        let chans = Arc::new(channels(addr, 1));
+        let (legs, opener) = (Arc::new(legs), opener.clone());
+        harness::drive(16, legs.len(), move |i| {
+            let mut client = FeedbackServiceClient::new(chans[0].clone());
+            let (subject, opener) = (legs[i].clone(), opener.clone());
+            async move {
+                client
+                    .record_satisfaction(as_principal(
+                        &opener,
+                        pb::RecordSatisfactionRequest {
+                            subject,
+                            scores: Some(pb::Scores {
+                                satisfaction: 1 + (i % 5) as i32,
+                                trust: 4,
+                                ease: 3,
+                                ..Default::default()
+                            }),
+                            contacts: 1,
+                            survey_channel: pb::Channel::Telephone as i32,
+                            comment: "Helpful on the phone.".to_owned(),
+                            segment: None,
+                            request_id: format!("rate-{i}"),
+                        },
+                    ))
+                    .await
+                    .expect("RecordSatisfaction");
+            }
+        })
+        .await
+    };
     for (what, figures) in [
+        ("RecordSatisfaction (durable), 16 callers", rated),
         ("CreateCitizen (durable), 16 callers", created),
+        ("SubmitForm (durable), 16 callers", submitted),
         (
             "GetCitizen under consent (with its access event), 16 callers",
             read,
@@ -645,6 +812,60 @@ async fn main() {
         })
     };
     let solo_routes = routes(2, mode.window).await;
+    // RouteNeed at a paced 50 a second against the sum of its parts' p99: encoding one need in
+    // this process, the search (B-search) and one gRPC call (B-hello, one at a time).
+    let encoders = single_window::routing::encoder::Encoders::load(1);
+    let mut encodings = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < mode.window {
+        let t = Instant::now();
+        std::hint::black_box(encoders.encode_blocking(NEEDS[encodings.len() % NEEDS.len()]));
+        encodings.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let encode = harness::summary(encodings, started.elapsed());
+    let echo = lookup(bare_addr, Lookup::GetService, Shape::One, mode.window).await;
+    let paced = {
+        let chans = channels(addr, 1);
+        let started = Instant::now();
+        let mut calls = Vec::new();
+        for i in 0..(50 * mode.window.as_secs() as usize) {
+            tokio::time::sleep_until((started + Duration::from_millis(i as u64 * 20)).into()).await;
+            let mut client = RoutingServiceClient::new(chans[0].clone());
+            calls.push(tokio::spawn(async move {
+                let t = Instant::now();
+                client
+                    .route_need(pb::RouteNeedRequest {
+                        need: Some(pb::Need {
+                            need: Some(pb::need::Need::Text(NEEDS[i % NEEDS.len()].to_owned())),
+                        }),
+                        max_candidates: 5,
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("RouteNeed");
+                t.elapsed().as_secs_f64() * 1e6
+            }));
+        }
+        let mut latencies = Vec::new();
+        for c in calls {
+            latencies.push(c.await.expect("a call"));
+        }
+        harness::summary(latencies, started.elapsed())
+    };
+    let parts = encode.1 + b_search.1 + echo.1;
+    rows.push(Row {
+        what: "RouteNeed at 50/s: p99".to_owned(),
+        figure: calls(paced),
+        baseline: format!(
+            "sum of the parts' p99 {} (encoding {}, B-search {}, B-hello {})",
+            ms(parts),
+            ms(encode.1),
+            ms(b_search.1),
+            ms(echo.1)
+        ),
+        ratio: paced.1 / parts,
+        target: at_most(paced.1 / parts, 2.0),
+    });
     rows.push(Row {
         what: "RouteNeed, 2 callers".to_owned(),
         figure: calls(solo_routes),
@@ -656,7 +877,14 @@ async fn main() {
     // Streams against B-stream.
     let before = rss_kib(server.id());
     let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let held = open_streams(addr, &population.agencies, received.clone()).await;
+    let receipts = Receipts::default();
+    let held = open_streams(
+        addr,
+        &population.agencies,
+        received.clone(),
+        receipts.clone(),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let with_streams = rss_kib(server.id());
     let bare_before = rss_kib(bare.id());
@@ -672,6 +900,65 @@ async fn main() {
         baseline: format!("B-stream +{theirs:.1} MiB"),
         ratio: ours / theirs,
         target: at_most(ours / theirs, 1.3),
+    });
+
+    // Commit to receipt: openings at 500 a second spread over the agencies, from the moment
+    // OpenRequest answers (committed) to the moment the agency's stream delivers the offer.
+    let committed = Receipts::default();
+    let rate_calls = 500 * mode.window.as_secs() as usize;
+    let started = Instant::now();
+    let chans = channels(addr, 8);
+    let mut openings = Vec::with_capacity(rate_calls);
+    for i in 0..rate_calls {
+        tokio::time::sleep_until((started + Duration::from_millis(i as u64 * 2)).into()).await;
+        let mut client = RequestServiceClient::new(chans[i % chans.len()].clone());
+        let ask = open_ask(
+            &citizens[i % citizens.len()],
+            &services[i % services.len()],
+            format!("rate-{i}"),
+        );
+        let (opener, committed) = (opener.clone(), committed.clone());
+        openings.push(tokio::spawn(async move {
+            let opened = client
+                .open_request(as_principal(&opener, ask))
+                .await
+                .expect("opened")
+                .into_inner();
+            committed
+                .lock()
+                .expect("committed")
+                .insert(opened.name, Instant::now());
+        }));
+    }
+    for o in openings {
+        o.await.expect("an opening");
+    }
+    let offered = rate_calls as f64 / started.elapsed().as_secs_f64();
+    let wait_until = Instant::now() + Duration::from_secs(30);
+    let delays = loop {
+        let committed = committed.lock().expect("committed").clone();
+        let receipts = receipts.lock().expect("receipts").clone();
+        let delays: Vec<f64> = committed
+            .iter()
+            .filter_map(|(name, at)| {
+                receipts
+                    .get(name)
+                    .map(|r| r.saturating_duration_since(*at).as_secs_f64() * 1e6)
+            })
+            .collect();
+        if delays.len() == committed.len() || Instant::now() > wait_until {
+            break delays;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let got = delays.len();
+    let (p50, p99, _) = harness::summary(delays, Duration::from_secs(1));
+    rows.push(Row {
+        what: format!("commit to receipt, {rate_calls} offers at {offered:.0}/s over the agencies' streams: p99 ({got} of {rate_calls} received)"),
+        figure: format!("p50 {}, p99 {}", ms(p50), ms(p99)),
+        baseline: "50 ms".to_owned(),
+        ratio: p99 / 50_000.0,
+        target: at_most(p99 / 50_000.0, 1.0),
     });
 
     // The mixed run, with the streams held and read: callers in the proportions 80/10/10 (16
@@ -780,6 +1067,65 @@ async fn main() {
     }
 }
 
+/// `n` legs of the opener's own service (`services/1003`), opened, accepted and completed.
+async fn ended_legs(
+    addr: SocketAddr,
+    citizens: &Arc<Vec<String>>,
+    opener: &str,
+    n: usize,
+) -> Vec<String> {
+    let chans = Arc::new(channels(addr, 4));
+    let legs = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
+    let (citizens, opener, kept) = (citizens.clone(), opener.to_owned(), legs.clone());
+    harness::drive(32, n, move |i| {
+        let mut requests = RequestServiceClient::new(chans[i % chans.len()].clone());
+        let (citizen, opener, kept) = (
+            citizens[i % citizens.len()].clone(),
+            opener.clone(),
+            kept.clone(),
+        );
+        async move {
+            let opened = requests
+                .open_request(as_principal(
+                    &opener,
+                    open_ask(&citizen, "1003", format!("leg-{i}")),
+                ))
+                .await
+                .expect("OpenRequest")
+                .into_inner();
+            let leg = opened.handoffs[0].clone();
+            let accepted = requests
+                .accept_handoff(as_principal(
+                    &opener,
+                    pb::AcceptHandoffRequest {
+                        name: leg.name.clone(),
+                        etag: leg.etag.clone(),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .expect("AcceptHandoff")
+                .into_inner();
+            requests
+                .complete_handoff(as_principal(
+                    &opener,
+                    pb::CompleteHandoffRequest {
+                        name: leg.name.clone(),
+                        etag: accepted.handoffs[0].etag.clone(),
+                        outcome: pb::HandoffOutcome::Delivered as i32,
+                        text: "Done.".to_owned(),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .expect("CompleteHandoff");
+            kept.lock().expect("legs").push(leg.name);
+        }
+    })
+    .await;
+    legs.lock().expect("legs").clone()
+}
+
 fn open_ask(citizen: &str, service: &str, request_id: String) -> pb::OpenRequestRequest {
     pb::OpenRequestRequest {
         citizen: citizen.to_owned(),
@@ -801,6 +1147,7 @@ async fn open_streams(
     addr: SocketAddr,
     agencies: &[String],
     received: Arc<std::sync::atomic::AtomicUsize>,
+    receipts: Receipts,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let chans = channels(addr, STREAM_CONNECTIONS);
     let mut calls = Vec::new();
@@ -821,17 +1168,29 @@ async fn open_streams(
         }));
     }
     let mut readers = Vec::new();
-    for c in calls {
+    for (i, c) in calls.into_iter().enumerate() {
         let mut stream = c.await.expect("task");
         let received = received.clone();
+        // The first stream of each agency notes when each of its offers arrived.
+        let receipts = (i < agencies.len()).then(|| receipts.clone());
         readers.push(tokio::spawn(async move {
-            while let Ok(Some(_)) = stream.message().await {
+            while let Ok(Some(event)) = stream.message().await {
                 received.fetch_add(1, Ordering::Relaxed);
+                if let Some(receipts) = &receipts {
+                    receipts
+                        .lock()
+                        .expect("receipts")
+                        .entry(event.request)
+                        .or_insert_with(Instant::now);
+                }
             }
         }));
     }
     readers
 }
+
+/// When each request's offer reached its agency's first stream.
+type Receipts = Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>;
 
 async fn open_bare_streams(
     addr: SocketAddr,

@@ -15,6 +15,7 @@
 //! naming a PostgreSQL server with durable settings on which the bench may create a database.
 
 #[path = "support/agencies.rs"]
+#[allow(dead_code)] // the forms' answers
 mod agencies;
 #[path = "support/baseline.rs"]
 mod baseline;

@@ -7,7 +7,7 @@ use std::{net::SocketAddr, path::Path};
 use sha2::{Digest as _, Sha256};
 use single_window::{
     catalog::import,
-    proto::v1::{self as pb, citizen_service_client::CitizenServiceClient},
+    proto::v1::{self as pb, answer::Value, citizen_service_client::CitizenServiceClient},
 };
 use tonic::Request;
 
@@ -120,7 +120,10 @@ impl Population {
                     consent: Some(pb::Consent {
                         grantee: self.opener.clone(),
                         purpose: pb::ConsentPurpose::ServiceDelivery as i32,
-                        categories: vec![pb::ConsentCategory::Identity as i32],
+                        categories: vec![
+                            pb::ConsentCategory::Identity as i32,
+                            pb::ConsentCategory::Contact as i32,
+                        ],
                         channel: pb::Channel::InPerson as i32,
                         ..Default::default()
                     }),
@@ -133,4 +136,42 @@ impl Population {
         }
         citizens
     }
+}
+
+/// Valid answers to the built-in direct-deposit form (`forms/direct-deposit/versions/1`, linked
+/// to `services/1003`).
+pub fn deposit_answers() -> Vec<pb::Answer> {
+    let answer = |k: &str, value: Value| pb::Answer {
+        field: k.to_owned(),
+        value: Some(value),
+        source: None,
+    };
+    let pick = |v: &str| {
+        Value::Choices(pb::ChoiceAnswer {
+            values: vec![v.to_owned()],
+        })
+    };
+    vec![
+        answer("given_name", Value::Text("Bench".to_owned())),
+        answer("family_name", Value::Text("Depositor".to_owned())),
+        answer(
+            "sin",
+            Value::Identifier(pb::Identifier {
+                scheme: pb::IdentifierScheme::Sin as i32,
+                province: String::new(),
+                value: "130 692 544".to_owned(),
+            }),
+        ),
+        answer(
+            "account",
+            Value::BankAccount(pb::BankAccount {
+                institution: "004".to_owned(),
+                transit: "12345".to_owned(),
+                account: "1234567".to_owned(),
+            }),
+        ),
+        answer("joint_account", Value::Boolean(false)),
+        answer("programs", pick("ei")),
+        answer("confirm", pick("yes")),
+    ]
 }
