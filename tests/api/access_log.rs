@@ -281,7 +281,7 @@ async fn a_removal_after_a_kept_checkpoint_is_detected_even_when_the_tree_is_reb
 
 /// Runs the binary with `args`, off the test's runtime thread (which serves the test server: a
 /// blocked runtime would stall the server's writer in the middle of a transaction).
-async fn cli(args: Vec<String>) -> std::process::Output {
+pub(crate) async fn cli(args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_single-window"))
             .args(args)

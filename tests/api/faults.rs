@@ -20,6 +20,7 @@ use single_window::proto::v1::{
 use tonic::{Code, transport::Channel};
 
 use crate::{
+    access_log::cli,
     binary::Binary,
     citizens::{As, CRA, ESDC, JORDAN, consent, req},
     helpers::{Backend, TestDb, backends},
@@ -231,17 +232,6 @@ async fn acknowledged_writes_survive_kill_9_and_streams_resume_without_a_gap() {
         server.child.kill().expect("SIGKILL");
         let _ = server.child.wait();
     }
-}
-
-async fn cli(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_single-window"))
-            .args(args)
-            .output()
-            .expect("run the binary")
-    })
-    .await
-    .expect("the command ran")
 }
 
 /// Jordan's access events exported from the stopped server's database into `dir`.
